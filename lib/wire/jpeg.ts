@@ -87,7 +87,9 @@ export function parseJpegStructure(bytes: Uint8Array): JpegStructure {
     const end = offset + 2 + length;
     if (length < 2 || end > bytes.length) {
       throw new ParseError(
-        `Cannot parse JPEG: ${markerName(marker)} segment length ${length} at offset ${offset} runs past the end (${bytes.length} bytes)`,
+        `Cannot parse JPEG: ${
+          markerName(marker)
+        } segment length ${length} at offset ${offset} runs past the end (${bytes.length} bytes)`,
         offset,
       );
     }

@@ -71,8 +71,13 @@ export function* readLabFrames(bytes: Uint8Array, file = "<buffer>"): Generator<
     for (let i = 0; i < LAB_HEADER_SIZE; i++) {
       const c = bytes[offset + i];
       if (c < 0x30 || c > 0x39) {
-        const shown = Array.from(bytes.subarray(offset, offset + LAB_HEADER_SIZE), (b) =>
-          b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)
+        const shown = Array.from(
+          bytes.subarray(offset, offset + LAB_HEADER_SIZE),
+          (b) =>
+            b >= 0x20 && b < 0x7f
+              ? String.fromCharCode(b)
+              : `\\x${b.toString(16).padStart(2, "0")}`,
+        )
           .join("");
         throw new LabMjpegError(
           file,

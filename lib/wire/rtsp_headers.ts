@@ -133,7 +133,12 @@ export function parseTransport(value: string): TransportSpec[] {
     if (id.length < 2 || id.length > 3 || id.some((p) => !/^[A-Z0-9._-]+$/.test(p))) {
       throw new ParseError(`Cannot parse Transport: bad transport id "${parts[0]}"`, offset);
     }
-    const spec: TransportSpec = { protocol: id[0], lowerTransport: "UDP", unicast: true, extra: [] };
+    const spec: TransportSpec = {
+      protocol: id[0],
+      lowerTransport: "UDP",
+      unicast: true,
+      extra: [],
+    };
     if (id.length === 3) {
       spec.profile = id[1];
       spec.lowerTransport = id[2];

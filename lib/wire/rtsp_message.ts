@@ -78,7 +78,9 @@ function serialize(
   const lines = [startLine];
   const all = [...headers].filter(([name]) => name.toLowerCase() !== "content-length");
   for (const key of FIRST) {
-    for (const [name, value] of all) if (name.toLowerCase() === key) lines.push(`${name}: ${value}`);
+    for (const [name, value] of all) {
+      if (name.toLowerCase() === key) lines.push(`${name}: ${value}`);
+    }
   }
   for (const [name, value] of all) {
     if (!FIRST.includes(name.toLowerCase())) lines.push(`${name}: ${value}`);

@@ -106,8 +106,10 @@ export class RtspParser {
   /**
    * Complete a message that has no blank line at its end (the lab dialect),
    * once its sender has gone quiet. Returns `undefined` when nothing but
-   * white space is buffered, or when an interleaved frame or a body is still
-   * incomplete (those have explicit lengths and are waited for).
+   * white space is buffered, when an interleaved frame or a body is still
+   * incomplete (those have explicit lengths and are waited for), or when the
+   * buffered bytes contain a CR: the lab dialect ends lines with a bare LF, so
+   * a CRLF message is standard RTSP and must end with its blank line.
    *
    * @throws {RtspParseError} when the buffered bytes are not a message.
    */
@@ -115,6 +117,7 @@ export class RtspParser {
     this.#skipLeadingLineBreaks();
     if (this.#length === 0 || this.#buffer[0] === DOLLAR) return undefined;
     const block = this.#buffer.subarray(0, this.#length);
+    if (block.includes(CR)) return undefined;
     const message = this.#parseHead(block, "idle");
     const bodyLength = this.#contentLength(message.headers);
     if (bodyLength > 0) return undefined;
@@ -124,7 +127,9 @@ export class RtspParser {
 
   #append(chunk: Uint8Array): void {
     if (this.#length + chunk.length > this.#buffer.length) {
-      const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + chunk.length, 4096));
+      const grown = new Uint8Array(
+        Math.max(this.#buffer.length * 2, this.#length + chunk.length, 4096),
+      );
       grown.set(this.#buffer.subarray(0, this.#length));
       this.#buffer = grown;
     }
@@ -266,7 +271,9 @@ export class RtspParser {
       };
     }
     const parts = startLine.trim().split(/[ \t]+/);
-    if (parts.length !== 3 || !/^[A-Za-z_-]+$/.test(parts[0]) || !/^RTSP\/\d+\.\d+$/.test(parts[2])) {
+    if (
+      parts.length !== 3 || !/^[A-Za-z_-]+$/.test(parts[0]) || !/^RTSP\/\d+\.\d+$/.test(parts[2])
+    ) {
       throw new RtspParseError(
         `Cannot parse RTSP request line "${startLine.slice(0, 80)}"`,
         this.#consumed,
@@ -274,7 +281,9 @@ export class RtspParser {
     }
     if (parts[1].length > this.#maxUriBytes) {
       throw new RtspParseError(
-        `Cannot accept a Request-URI of ${parts[1].length} bytes: the limit is ${this.#maxUriBytes}`,
+        `Cannot accept a Request-URI of ${
+          parts[1].length
+        } bytes: the limit is ${this.#maxUriBytes}`,
         this.#consumed,
         414,
       );

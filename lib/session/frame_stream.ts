@@ -1,0 +1,149 @@
+/**
+ * The sending side of one session: which frame comes next, when it is due,
+ * and the RTP header fields that go with it. Pacing is on an absolute
+ * schedule (frame k of a PLAY leaves at start + k/fps), so the rate does not
+ * drift, and paused time is excluded because each PLAY starts a new schedule.
+ *
+ * @module
+ */
+import { VIDEO_CLOCK_RATE } from "../wire/rtp_packet.ts";
+import type { PacedTask } from "./pacer.ts";
+
+/** A frame ready to go out, with its per-session header fields. */
+export interface OutgoingFrame {
+  /** Index of the frame in the file. */
+  index: number;
+  /** Frame number in this session's stream: 1 for the first frame sent, then +1. */
+  frameNumber: number;
+  /** 90 kHz RTP timestamp of the frame. */
+  timestamp: number;
+  /** The JPEG. */
+  data: Uint8Array;
+}
+
+/** Options for {@linkcode FrameStream}. */
+export interface FrameStreamOptions {
+  frames: readonly Uint8Array[];
+  /** Frames per second. */
+  fps: number;
+  /** Start again at the first frame after the last. @default {false} */
+  loop?: boolean;
+  /** RTP timestamp of frame number 1. */
+  timestampBase: number;
+  /** Send one frame. Errors are the caller's to handle; this must not throw. */
+  send(frame: OutgoingFrame): void;
+  /** Called once when the last frame has been sent (never with `loop`). */
+  onEnd?(): void;
+  /**
+   * Most frames sent in one wake-up when the process fell behind; beyond it
+   * the schedule is moved, not frames skipped.
+   * @default {4}
+   */
+  maxBurst?: number;
+}
+
+/** Frame position and pacing of one session's stream. */
+export class FrameStream implements PacedTask {
+  readonly #options: FrameStreamOptions;
+  readonly #period: number;
+  /** Next frame index in the file. */
+  #index = 0;
+  /** Frames sent so far in this session. */
+  #sent = 0;
+  /** Start of the current PLAY's schedule and frames sent since then. */
+  #anchor = 0;
+  #sentSinceAnchor = 0;
+  #playing = false;
+  #ended = false;
+
+  constructor(options: FrameStreamOptions) {
+    if (!(options.fps > 0) || !Number.isFinite(options.fps)) {
+      throw new RangeError(`Cannot pace at ${options.fps} frames/s: must be a positive number`);
+    }
+    this.#options = options;
+    this.#period = 1000 / options.fps;
+  }
+
+  /** Frames sent so far. */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** Whether the stream is being sent. */
+  get playing(): boolean {
+    return this.#playing;
+  }
+
+  /** Whether the last frame has been sent (never with `loop`). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Frame number the next frame will carry. */
+  get nextFrameNumber(): number {
+    return this.#sent + 1;
+  }
+
+  /** RTP timestamp of the next frame. */
+  get nextTimestamp(): number {
+    return this.#timestampOf(this.#sent);
+  }
+
+  /** Start (or resume) sending at `now`; returns the first due time. */
+  play(now: number): number {
+    this.#playing = true;
+    this.#anchor = now;
+    this.#sentSinceAnchor = 0;
+    return now;
+  }
+
+  /** Stop sending; the position is kept. */
+  pause(): void {
+    this.#playing = false;
+  }
+
+  /** Send what is due at `now`; returns the next due time, or undefined when stopped. */
+  onDue(now: number): number | undefined {
+    if (!this.#playing || this.#ended) return undefined;
+    const maxBurst = this.#options.maxBurst ?? 4;
+    let due = this.#anchor + this.#sentSinceAnchor * this.#period;
+    for (let burst = 0; due <= now && burst < maxBurst; burst++) {
+      this.#sendNext();
+      if (this.#ended || !this.#playing) return undefined;
+      due = this.#anchor + this.#sentSinceAnchor * this.#period;
+    }
+    if (due <= now) { // still behind after a burst: move the schedule, keep every frame
+      this.#anchor = now - this.#sentSinceAnchor * this.#period + this.#period;
+      due = now + this.#period;
+    }
+    return due;
+  }
+
+  #timestampOf(sent: number): number {
+    return (this.#options.timestampBase +
+      Math.round(sent * VIDEO_CLOCK_RATE / this.#options.fps)) >>>
+      0;
+  }
+
+  #sendNext(): void {
+    const frames = this.#options.frames;
+    const frame: OutgoingFrame = {
+      index: this.#index,
+      frameNumber: this.#sent + 1,
+      timestamp: this.#timestampOf(this.#sent),
+      data: frames[this.#index],
+    };
+    this.#sent++;
+    this.#sentSinceAnchor++;
+    this.#index++;
+    if (this.#index >= frames.length) {
+      if (this.#options.loop) this.#index = 0;
+      else {
+        this.#ended = true;
+        this.#playing = false;
+      }
+    }
+    this.#options.send(frame);
+    if (this.#ended) this.#options.onEnd?.();
+  }
+}

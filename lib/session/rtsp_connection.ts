@@ -1,0 +1,98 @@
+/**
+ * An RTSP connection: a TCP stream turned into parsed messages and
+ * interleaved frames, with lab-dialect messages completed when the peer goes
+ * quiet, and whole writes that never interleave.
+ *
+ * @module
+ */
+import { RtspParser, type RtspParserItem, type RtspParserOptions } from "../wire/rtsp_parser.ts";
+import { type Clock, realClock, withTimeout } from "./clock.ts";
+
+/** Options for {@linkcode RtspConnection}. */
+export interface RtspConnectionOptions extends RtspParserOptions {
+  /**
+   * How long the peer must be quiet before a message without a blank line
+   * (the lab dialect) is taken as complete, in ms.
+   * @default {100}
+   */
+  idleFlushMs?: number;
+  clock?: Clock;
+}
+
+/** Wraps a {@linkcode Deno.Conn} for RTSP. */
+export class RtspConnection {
+  readonly conn: Deno.Conn;
+  readonly #parser: RtspParser;
+  readonly #idleFlushMs: number;
+  readonly #clock: Clock;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(conn: Deno.Conn, options: RtspConnectionOptions = {}) {
+    this.conn = conn;
+    this.#parser = new RtspParser(options);
+    this.#idleFlushMs = options.idleFlushMs ?? 100;
+    this.#clock = options.clock ?? realClock;
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): Deno.NetAddr {
+    return this.conn.remoteAddr as Deno.NetAddr;
+  }
+
+  /** Whether {@linkcode RtspConnection.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Messages and interleaved frames as they complete, until the peer closes
+   * the connection or it is closed here.
+   *
+   * @throws {RtspParseError} when the peer sends something that is not RTSP.
+   */
+  async *items(): AsyncGenerator<RtspParserItem> {
+    const buffer = new Uint8Array(65536);
+    let pending: Promise<number | null> | undefined;
+    while (!this.#closed) {
+      pending ??= this.conn.read(buffer).catch(() => null);
+      // A read resolves to a count or null, never undefined: undefined means quiet.
+      let n = this.#parser.buffered > 0
+        ? await withTimeout(pending, this.#idleFlushMs, this.#clock)
+        : await pending;
+      if (n === undefined) {
+        const message = this.#parser.flushIdle();
+        if (message) {
+          yield message;
+          continue;
+        }
+        n = await pending;
+      }
+      pending = undefined;
+      if (n === null) return;
+      for (const item of this.#parser.push(buffer.subarray(0, n))) yield item;
+    }
+  }
+
+  /** Write all of `bytes`; writes are queued so they never interleave. */
+  write(bytes: Uint8Array): Promise<void> {
+    const write = this.#writing.then(async () => {
+      if (this.#closed) return;
+      let offset = 0;
+      while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
+    });
+    this.#writing = write.catch(() => {});
+    return write;
+  }
+
+  /** Close the connection; pending reads end, later writes are dropped. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+}

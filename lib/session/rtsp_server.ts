@@ -1,0 +1,432 @@
+/**
+ * The RTSP server: accepts connections, runs one state machine per session,
+ * and paces every session's RTP from one shared timer and one UDP socket.
+ *
+ * Each method has a small handler that decides; one outer function stamps
+ * CSeq and Session, logs, and writes the reply.
+ *
+ * @module
+ */
+import { MediaError, MediaLibrary } from "../media/media_library.ts";
+import { ParseError } from "../wire/errors.ts";
+import {
+  createResponse,
+  type RtspRequest,
+  type RtspResponse,
+  serializeResponse,
+} from "../wire/rtsp_message.ts";
+import { parseSession, parseTransport, type TransportSpec } from "../wire/rtsp_headers.ts";
+import { serializeSession, serializeTransport } from "../wire/rtsp_headers.ts";
+import { RtspParseError } from "../wire/rtsp_parser.ts";
+import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
+import { type Clock, realClock } from "./clock.ts";
+import { Pacer } from "./pacer.ts";
+import { RtspConnection } from "./rtsp_connection.ts";
+import { type Dialect, ServerSession } from "./server_session.ts";
+
+/** A request that gets an error status; `message` goes to the log. */
+export class RtspError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "RtspError";
+    this.status = status;
+  }
+}
+
+/** Options for {@linkcode RtspServer.start}. */
+export interface RtspServerOptions {
+  /** TCP port for RTSP; 0 picks a free one. */
+  port: number;
+  /** Address to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** Directory whose lab MJPEG files are served. @default {"."} */
+  mediaDir?: string;
+  /** Frames per second. @default {20} */
+  fps?: number;
+  /** Start each stream again after its last frame. @default {false} */
+  loop?: boolean;
+  /** Session timeout announced to standard clients, in seconds. @default {60} */
+  sessionTimeout?: number;
+  /** Quiet time that completes a lab-dialect request, in ms. @default {100} */
+  idleFlushMs?: number;
+  /** Where log lines go (one per request). @default {console.error} */
+  log?: (line: string) => void;
+  clock?: Clock;
+}
+
+/** Methods the server implements, in the order OPTIONS lists them. */
+export const SERVER_METHODS = [
+  "OPTIONS",
+  "SETUP",
+  "PLAY",
+  "PAUSE",
+  "TEARDOWN",
+  "GET_PARAMETER",
+  "SET_PARAMETER",
+] as const;
+
+interface Connection {
+  rtsp: RtspConnection;
+  peer: string;
+  sessions: Set<ServerSession>;
+}
+
+type Handler = (conn: Connection, req: RtspRequest) => Promise<RtspResponse> | RtspResponse;
+
+function randomUint32(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+/** Counters for the whole server. */
+export interface ServerCounters {
+  connections: number;
+  requests: number;
+  badRequests: number;
+  sessionsCreated: number;
+  sendErrors: number;
+}
+
+/** An RTSP server streaming lab MJPEG files. */
+export class RtspServer {
+  readonly #listener: Deno.TcpListener;
+  readonly #udp: Deno.DatagramConn;
+  readonly #options: Required<Omit<RtspServerOptions, "hostname" | "port">>;
+  readonly #library: MediaLibrary;
+  readonly #pacer: Pacer;
+  readonly #connections = new Set<Connection>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+  /** Live sessions by id. */
+  readonly sessions: Map<string, ServerSession> = new Map();
+  /** Server-wide counters. */
+  readonly counters: ServerCounters = {
+    connections: 0,
+    requests: 0,
+    badRequests: 0,
+    sessionsCreated: 0,
+    sendErrors: 0,
+  };
+  #closing = false;
+
+  private constructor(
+    listener: Deno.TcpListener,
+    udp: Deno.DatagramConn,
+    options: RtspServerOptions,
+  ) {
+    this.#listener = listener;
+    this.#udp = udp;
+    this.#options = {
+      mediaDir: options.mediaDir ?? ".",
+      fps: options.fps ?? 20,
+      loop: options.loop ?? false,
+      sessionTimeout: options.sessionTimeout ?? 60,
+      idleFlushMs: options.idleFlushMs ?? 100,
+      log: options.log ?? ((line) => console.error(line)),
+      clock: options.clock ?? realClock,
+    };
+    if (!(this.#options.fps > 0)) throw new RangeError(`Cannot serve at ${this.#options.fps} fps`);
+    this.#library = new MediaLibrary(this.#options.mediaDir);
+    this.#pacer = new Pacer(this.#options.clock);
+    this.#accepting = this.#acceptLoop();
+  }
+
+  /**
+   * Listen for RTSP on `options.port` and open the UDP socket RTP leaves from.
+   *
+   * @throws {Deno.errors.AddrInUse} when the port is taken.
+   */
+  static start(options: RtspServerOptions): Promise<RtspServer> {
+    const hostname = options.hostname ?? "0.0.0.0";
+    const listener = Deno.listen({ hostname, port: options.port, transport: "tcp" });
+    let udp: Deno.DatagramConn;
+    try {
+      udp = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
+    } catch (error) {
+      listener.close();
+      throw error;
+    }
+    return Promise.resolve(new RtspServer(listener, udp, options));
+  }
+
+  /** The address RTSP is served on. */
+  get addr(): Deno.NetAddr {
+    return this.#listener.addr;
+  }
+
+  /** The UDP port RTP is sent from. */
+  get rtpPort(): number {
+    return (this.#udp.addr as Deno.NetAddr).port;
+  }
+
+  /** Stop accepting, end every session and connection, release every socket and timer. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    for (const conn of this.#connections) conn.rtsp.close();
+    await this.#accepting;
+    await Promise.all(this.#tasks);
+    this.#pacer.close();
+    this.#udp.close();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    for (;;) {
+      let tcp: Deno.TcpConn;
+      try {
+        tcp = await this.#listener.accept();
+      } catch {
+        return; // listener closed
+      }
+      if (this.#closing) {
+        tcp.close();
+        return;
+      }
+      const task = this.#serve(tcp).finally(() => this.#tasks.delete(task));
+      this.#tasks.add(task);
+    }
+  }
+
+  async #serve(tcp: Deno.TcpConn): Promise<void> {
+    const rtsp = new RtspConnection(tcp, {
+      idleFlushMs: this.#options.idleFlushMs,
+      clock: this.#options.clock,
+    });
+    const remote = rtsp.remoteAddr;
+    const conn: Connection = {
+      rtsp,
+      peer: `${remote.hostname}:${remote.port}`,
+      sessions: new Set(),
+    };
+    this.#connections.add(conn);
+    this.counters.connections++;
+    try {
+      for await (const item of rtsp.items()) {
+        if (item.kind !== "request") continue; // responses and interleaved data are not expected yet
+        const response = await this.#respond(conn, item);
+        await rtsp.write(serializeResponse(response));
+      }
+    } catch (error) {
+      if (error instanceof RtspParseError) {
+        this.counters.badRequests++;
+        this.#options.log(`${conn.peer} - - session=- ${error.status} (${error.message})`);
+        await rtsp.write(serializeResponse(createResponse(error.status))).catch(() => {});
+      } else if (!rtsp.closed) {
+        this.#options.log(`${conn.peer} connection error: ${error}`);
+      }
+    } finally {
+      for (const session of conn.sessions) this.#endSession(session);
+      conn.sessions.clear();
+      rtsp.close();
+      this.#connections.delete(conn);
+    }
+  }
+
+  /** Run the handler for `req`, turn errors into statuses, stamp CSeq and Session, log. */
+  async #respond(conn: Connection, req: RtspRequest): Promise<RtspResponse> {
+    this.counters.requests++;
+    const cseq = req.headers.get("cseq")?.trim();
+    let response: RtspResponse;
+    let reason = "";
+    try {
+      if (cseq === undefined || !/^\d{1,10}$/.test(cseq)) {
+        throw new RtspError(400, "missing or invalid CSeq");
+      }
+      if (req.version !== "RTSP/1.0") {
+        throw new RtspError(505, `version ${req.version} is not supported`);
+      }
+      const handler = this.#handlers[req.method];
+      if (!handler) throw new RtspError(501, `method ${req.method} is not implemented`);
+      response = await handler(conn, req);
+    } catch (error) {
+      const status = error instanceof RtspError || error instanceof MediaError
+        ? error.status
+        : error instanceof ParseError
+        ? 400
+        : 500;
+      reason = error instanceof Error ? error.message : String(error);
+      if (status === 500) console.error(error);
+      response = createResponse(status);
+      if (status === 405 || status === 501) {
+        response.headers.set("Allow", SERVER_METHODS.join(", "));
+      }
+      this.counters.badRequests++;
+    }
+    if (cseq !== undefined && /^\d{1,10}$/.test(cseq)) response.headers.set("CSeq", cseq);
+    const sessionId = response.headers.get("session")?.split(";")[0] ?? "-";
+    this.#options.log(
+      `${conn.peer} ${req.method} ${req.uri} session=${sessionId} ${response.status}${
+        reason ? ` (${reason})` : ""
+      }`,
+    );
+    return response;
+  }
+
+  readonly #handlers: Record<string, Handler> = {
+    OPTIONS: () => createResponse(200, { Public: SERVER_METHODS.join(", ") }),
+    SETUP: (conn, req) => this.#setup(conn, req),
+    PLAY: (conn, req) => this.#play(conn, req),
+    PAUSE: (conn, req) => this.#pause(conn, req),
+    TEARDOWN: (conn, req) => this.#teardown(conn, req),
+    GET_PARAMETER: (conn, req) => this.#parameter(conn, req),
+    SET_PARAMETER: (conn, req) => this.#parameter(conn, req),
+  };
+
+  #sessionHeader(session: ServerSession): string {
+    return session.dialect === "lab"
+      ? session.id
+      : serializeSession({ id: session.id, timeout: this.#options.sessionTimeout });
+  }
+
+  /** The session a request names; it must belong to this connection. */
+  #session(conn: Connection, req: RtspRequest): ServerSession {
+    const header = req.headers.get("session");
+    if (header === undefined) throw new RtspError(454, `${req.method} without a Session header`);
+    let id: string;
+    try {
+      id = parseSession(header).id;
+    } catch {
+      throw new RtspError(454, `bad Session header "${header}"`);
+    }
+    const session = this.sessions.get(id);
+    if (!session || !conn.sessions.has(session)) {
+      throw new RtspError(454, `no session ${id} on this connection`);
+    }
+    return session;
+  }
+
+  async #setup(conn: Connection, req: RtspRequest): Promise<RtspResponse> {
+    if (req.headers.has("session")) {
+      this.#session(conn, req);
+      throw new RtspError(455, "session is already set up (one stream per session)");
+    }
+    const ref = parseStreamRef(req.uri);
+    if (!ref || ref.name === "") throw new RtspError(400, "SETUP needs a stream name");
+    const transportHeader = req.headers.get("transport");
+    if (transportHeader === undefined) throw new RtspError(461, "SETUP without a Transport header");
+    const spec = this.#chooseTransport(conn, parseTransport(transportHeader));
+    const source = await this.#library.open(ref.name);
+    if (this.#closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
+    const session = new ServerSession({
+      id: this.#newSessionId(),
+      dialect: this.#dialectOf(req, ref, spec),
+      streamName: ref.name,
+      source,
+      destination: { hostname: conn.rtsp.remoteAddr.hostname, rtpPort: spec.clientPort!.start },
+      ssrc: randomUint32(),
+      timestampBase: randomUint32(),
+      fps: this.#options.fps,
+      loop: this.#options.loop,
+      sendDatagram: (data, hostname, port) => this.#sendDatagram(data, hostname, port),
+      onSkip: (s, _frame, why) => this.#options.log(`session ${s.id}: skipped ${why}`),
+      onEnd: (s) =>
+        this.#options.log(`session ${s.id}: end of stream after ${s.stream.sent} frames`),
+    });
+    this.sessions.set(session.id, session);
+    conn.sessions.add(session);
+    this.counters.sessionsCreated++;
+    const response = createResponse(200, { Session: this.#sessionHeader(session) });
+    if (session.dialect === "rtsp") {
+      response.headers.set(
+        "Transport",
+        serializeTransport({
+          protocol: "RTP",
+          profile: "AVP",
+          lowerTransport: "UDP",
+          unicast: true,
+          clientPort: spec.clientPort!,
+          serverPort: { start: this.rtpPort },
+          ssrc: session.ssrc,
+          extra: [],
+        }),
+      );
+    }
+    return response;
+  }
+
+  /** The first transport this server can serve: RTP over unicast UDP to the requester. */
+  #chooseTransport(conn: Connection, specs: TransportSpec[]): TransportSpec {
+    const peer = conn.rtsp.remoteAddr.hostname;
+    for (const spec of specs) {
+      if (spec.protocol !== "RTP" || spec.lowerTransport !== "UDP" || !spec.unicast) continue;
+      if (spec.profile !== undefined && spec.profile !== "AVP") continue;
+      if (!spec.clientPort || spec.clientPort.start === 0) continue;
+      if (spec.destination !== undefined && spec.destination !== peer) {
+        throw new RtspError(461, `destination ${spec.destination} is not the requester (${peer})`);
+      }
+      return spec;
+    }
+    throw new RtspError(461, "no supported transport (RTP/AVP unicast UDP with client_port)");
+  }
+
+  #dialectOf(req: RtspRequest, ref: StreamRef, spec: TransportSpec): Dialect {
+    return req.end === "idle" || ref.form === "bare" || spec.profile === undefined ? "lab" : "rtsp";
+  }
+
+  #newSessionId(): string {
+    for (;;) {
+      const id = String(10_000_000 + (randomUint32() % 90_000_000));
+      if (!this.sessions.has(id)) return id;
+    }
+  }
+
+  #play(conn: Connection, req: RtspRequest): RtspResponse {
+    const session = this.#session(conn, req);
+    if (session.state === "ready") {
+      session.state = "playing";
+      this.#pacer.schedule(session.stream, session.stream.play(this.#options.clock.now()));
+    }
+    const response = createResponse(200, { Session: this.#sessionHeader(session) });
+    if (session.dialect === "rtsp") {
+      response.headers.set(
+        "RTP-Info",
+        `url=${req.uri};seq=${
+          session.stream.nextFrameNumber & 0xffff
+        };rtptime=${session.stream.nextTimestamp}`,
+      );
+    }
+    return response;
+  }
+
+  #pause(conn: Connection, req: RtspRequest): RtspResponse {
+    const session = this.#session(conn, req);
+    if (session.state !== "playing") throw new RtspError(455, `PAUSE in state ${session.state}`);
+    session.state = "ready";
+    session.stream.pause();
+    this.#pacer.cancel(session.stream);
+    return createResponse(200, { Session: this.#sessionHeader(session) });
+  }
+
+  #teardown(conn: Connection, req: RtspRequest): RtspResponse {
+    const session = this.#session(conn, req);
+    conn.sessions.delete(session);
+    this.#endSession(session);
+    return createResponse(200, { Session: this.#sessionHeader(session) });
+  }
+
+  #parameter(conn: Connection, req: RtspRequest): RtspResponse {
+    const headers: Record<string, string> = {};
+    if (req.headers.has("session")) {
+      headers.Session = this.#sessionHeader(this.#session(conn, req));
+    }
+    if (req.body.length > 0) throw new RtspError(451, "no parameters are defined");
+    return createResponse(200, headers);
+  }
+
+  #endSession(session: ServerSession): void {
+    session.stream.pause();
+    this.#pacer.cancel(session.stream);
+    session.state = "init";
+    this.sessions.delete(session.id);
+  }
+
+  #sendDatagram(data: Uint8Array, hostname: string, port: number): void {
+    this.#udp.send(data, { transport: "udp", hostname, port }).catch(() => {
+      this.counters.sendErrors++;
+    });
+  }
+}

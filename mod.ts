@@ -1,0 +1,137 @@
+/**
+ * RTSP/RTP video streaming in Deno: a server and a headless client for the
+ * classic "video streaming with RTSP and RTP" lab, speaking both the lab's
+ * loose dialect and standard RTSP.
+ *
+ * Layers, each importing only those below it:
+ * 1. wire formats (`lib/wire`): pure functions over bytes;
+ * 2. media (`lib/media`): files loaded once and shared;
+ * 3. sessions (`lib/session`): state machines, pacing, sockets, statistics.
+ *
+ * @example Serve the current directory and record a stream
+ * ```ts
+ * import { RtspServer, StreamClient } from "./mod.ts";
+ *
+ * const server = await RtspServer.start({ port: 0, hostname: "127.0.0.1", log: () => {} });
+ * const client = await StreamClient.open({
+ *   host: "127.0.0.1",
+ *   port: server.addr.port,
+ *   rtpPort: 0,
+ *   resource: "video.mjpeg",
+ *   outDir: "frames",
+ * });
+ * await client.setup();
+ * await client.play();
+ * await client.receive({ frames: 20 });
+ * await client.teardown();
+ * await client.close();
+ * await server.close();
+ * ```
+ *
+ * @module
+ */
+
+// Layer 1: wire formats.
+export { ParseError } from "./lib/wire/errors.ts";
+export {
+  MAX_UDP_PAYLOAD,
+  parseRtpPacket,
+  PAYLOAD_TYPE_JPEG,
+  RTP_HEADER_SIZE,
+  RTP_VERSION,
+  type RtpExtension,
+  type RtpPacket,
+  type RtpPacketInit,
+  rtpPacketSize,
+  serializeRtpPacket,
+  VIDEO_CLOCK_RATE,
+} from "./lib/wire/rtp_packet.ts";
+export {
+  createRequest,
+  createResponse,
+  type InterleavedFrame,
+  type MessageEnd,
+  type RtspMessage,
+  type RtspRequest,
+  type RtspResponse,
+  serializeInterleaved,
+  type SerializeOptions,
+  serializeRequest,
+  serializeResponse,
+} from "./lib/wire/rtsp_message.ts";
+export {
+  RtspParseError,
+  RtspParser,
+  type RtspParserItem,
+  type RtspParserOptions,
+} from "./lib/wire/rtsp_parser.ts";
+export {
+  parseSession,
+  parseTransport,
+  type PortRange,
+  RtspHeaders,
+  serializeSession,
+  serializeTransport,
+  type SessionHeader,
+  type TransportSpec,
+} from "./lib/wire/rtsp_headers.ts";
+export { reasonPhrase, RTSP_STATUS, type RtspStatus } from "./lib/wire/rtsp_status.ts";
+export { parseStreamRef, type StreamRef } from "./lib/wire/rtsp_url.ts";
+export {
+  isCompleteJpeg,
+  type JpegFrameInfo,
+  jpegProblem,
+  type JpegSegment,
+  type JpegStructure,
+  parseJpegStructure,
+  readJpegFrameInfo,
+} from "./lib/wire/jpeg.ts";
+export {
+  LAB_HEADER_SIZE,
+  LAB_MAX_FRAME,
+  type LabFrame,
+  labFrameHeader,
+  LabMjpegError,
+  readLabFrames,
+  writeLabMjpeg,
+} from "./lib/wire/lab_mjpeg.ts";
+
+// Layer 2: media.
+export { loadMjpegSource, type MjpegSource, parseMjpegSource } from "./lib/media/mjpeg_source.ts";
+export { MediaError, MediaLibrary } from "./lib/media/media_library.ts";
+
+// Layer 3: sessions.
+export { type Clock, realClock, type TimerHandle } from "./lib/session/clock.ts";
+export { type PacedTask, Pacer } from "./lib/session/pacer.ts";
+export {
+  FrameStream,
+  type FrameStreamOptions,
+  type OutgoingFrame,
+} from "./lib/session/frame_stream.ts";
+export {
+  type Dialect,
+  MAX_LAB_FRAME,
+  ServerSession,
+  type SessionState,
+} from "./lib/session/server_session.ts";
+export {
+  RtspError,
+  RtspServer,
+  type RtspServerOptions,
+  SERVER_METHODS,
+  type ServerCounters,
+} from "./lib/session/rtsp_server.ts";
+export { RtspClient, RtspClientError, type RtspClientOptions } from "./lib/session/rtsp_client.ts";
+export { type Datagram, RtpReceiver } from "./lib/session/rtp_receiver.ts";
+export {
+  formatSummary,
+  ReceptionStats,
+  type ReceptionSummary,
+} from "./lib/session/reception_stats.ts";
+export { frameFileName, FrameSink } from "./lib/session/frame_sink.ts";
+export {
+  type ReceiveEnd,
+  type ReceiveLimits,
+  StreamClient,
+  type StreamClientOptions,
+} from "./lib/session/stream_client.ts";

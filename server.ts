@@ -1,0 +1,105 @@
+/**
+ * `rtsp-server`: serves the lab MJPEG files of a directory over RTSP, with
+ * RTP over UDP, to the lab's own client and to standard RTSP clients.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { RtspServer } from "./mod.ts";
+
+const USAGE = `Usage: rtsp-server <port> [options]
+
+Serves the lab MJPEG files of a directory over RTSP (RTP over UDP).
+Clients name a file by bare name (the lab's client) or by
+rtsp://host:port/<name>.
+
+Options:
+  --host ADDR        address to listen on (default 0.0.0.0)
+  --media-dir DIR    directory whose files are served (default: current directory)
+  --fps N            frames per second (default 20)
+  --loop             start each stream again after its last frame
+  --quiet            no log line per request
+  -h, --help         this help
+
+Example: rtsp-server 1025`;
+
+function fail(message: string): never {
+  console.error(`rtsp-server: ${message}`);
+  Deno.exit(2);
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: Deno.args,
+      allowPositionals: true,
+      options: {
+        host: { type: "string", default: "0.0.0.0" },
+        "media-dir": { type: "string", default: "." },
+        fps: { type: "string", default: "20" },
+        loop: { type: "boolean", default: false },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    fail(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (positionals.length !== 1) fail(`expected one port number\n\n${USAGE}`);
+  const port = Number(positionals[0]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    fail(`port "${positionals[0]}" is not a number from 0 to 65535`);
+  }
+  const fps = Number(values.fps);
+  if (!(fps > 0) || fps > 1000) {
+    fail(`--fps "${values.fps}" is not a number above 0 (at most 1000)`);
+  }
+  try {
+    const info = await Deno.stat(values["media-dir"]);
+    if (!info.isDirectory) fail(`--media-dir ${values["media-dir"]} is not a directory`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      fail(`--media-dir ${values["media-dir"]} does not exist`);
+    }
+    throw error;
+  }
+
+  let server: RtspServer;
+  try {
+    server = await RtspServer.start({
+      port,
+      hostname: values.host,
+      mediaDir: values["media-dir"],
+      fps,
+      loop: values.loop,
+      log: values.quiet ? () => {} : (line) => console.error(`${new Date().toISOString()} ${line}`),
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) fail(`port ${port} is already in use`);
+    if (error instanceof Deno.errors.PermissionDenied) {
+      fail(`not allowed to listen on port ${port} (ports below 1024 need privileges)`);
+    }
+    fail(
+      `cannot listen on ${values.host}:${port}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  console.log(
+    `rtsp-server: serving ${
+      values["media-dir"]
+    } on rtsp://${server.addr.hostname}:${server.addr.port}/ at ${fps} fps (RTP from UDP port ${server.rtpPort})`,
+  );
+  const stop = () => {
+    console.error("rtsp-server: shutting down");
+    server.close().then(() => Deno.exit(0));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+}
+
+if (import.meta.main) await main();
