@@ -34,7 +34,7 @@ export interface RtspClientOptions {
   dialect?: Dialect;
   /** How long to wait for each reply, in ms. @default {5000} */
   replyTimeoutMs?: number;
-  /** Quiet time that completes a reply without a blank line (lab servers), in ms. @default {100} */
+  /** Quiet time that completes a reply without a blank line (lab servers), in ms. @default {40} */
   idleFlushMs?: number;
   /** Receives interleaved frames, if any arrive. */
   onInterleaved?(frame: InterleavedFrame): void;

@@ -13,7 +13,7 @@ export interface RtspConnectionOptions extends RtspParserOptions {
   /**
    * How long the peer must be quiet before a message without a blank line
    * (the lab dialect) is taken as complete, in ms.
-   * @default {100}
+   * @default {40}
    */
   idleFlushMs?: number;
   clock?: Clock;
@@ -31,7 +31,7 @@ export class RtspConnection {
   constructor(conn: Deno.Conn, options: RtspConnectionOptions = {}) {
     this.conn = conn;
     this.#parser = new RtspParser(options);
-    this.#idleFlushMs = options.idleFlushMs ?? 100;
+    this.#idleFlushMs = options.idleFlushMs ?? 40;
     this.#clock = options.clock ?? realClock;
   }
 

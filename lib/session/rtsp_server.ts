@@ -49,7 +49,7 @@ export interface RtspServerOptions {
   loop?: boolean;
   /** Session timeout announced to standard clients, in seconds. @default {60} */
   sessionTimeout?: number;
-  /** Quiet time that completes a lab-dialect request, in ms. @default {100} */
+  /** Quiet time that completes a lab-dialect request, in ms. @default {40} */
   idleFlushMs?: number;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
@@ -122,7 +122,7 @@ export class RtspServer {
       fps: options.fps ?? 20,
       loop: options.loop ?? false,
       sessionTimeout: options.sessionTimeout ?? 60,
-      idleFlushMs: options.idleFlushMs ?? 100,
+      idleFlushMs: options.idleFlushMs ?? 40,
       log: options.log ?? ((line) => console.error(line)),
       clock: options.clock ?? realClock,
     };
