@@ -99,7 +99,10 @@ export function parseJpegStructure(bytes: Uint8Array): JpegStructure {
   }
   const n = bytes.length;
   if (n - offset < 2 || bytes[n - 2] !== 0xff || bytes[n - 1] !== EOI) {
-    throw new ParseError("Cannot parse JPEG: it does not end with EOI (FF D9); truncated?", n);
+    throw new ParseError(
+      "Cannot parse JPEG: it does not end with EOI (FF D9): truncated, or bytes after the image",
+      n,
+    );
   }
   return { segments, scanOffset: offset, end: n };
 }

@@ -89,7 +89,11 @@ function serialize(
   for (const line of lines) {
     if (/[\r\n]/.test(line)) throw new TypeError(`Cannot serialize RTSP header with a line break`);
   }
-  const text = options.dialect === "lab" ? lines.join("\n") : lines.join("\r\n") + "\r\n\r\n";
+  // The lab dialect ends a message with its last header; a body (which the
+  // lab never sends) still needs the blank line to stay apart from it.
+  const text = options.dialect === "lab"
+    ? lines.join("\n") + (body.length > 0 ? "\n\n" : "")
+    : lines.join("\r\n") + "\r\n\r\n";
   const head = encoder.encode(text);
   if (body.length === 0) return head;
   const out = new Uint8Array(head.length + body.length);

@@ -118,7 +118,15 @@ export class RtspParser {
     if (this.#length === 0 || this.#buffer[0] === DOLLAR) return undefined;
     const block = this.#buffer.subarray(0, this.#length);
     if (block.includes(CR)) return undefined;
-    const message = this.#parseHead(block, "idle");
+    if (block.every((b) => b === 0x20 || b === 0x09 || b === LF)) {
+      this.#consume(this.#length);
+      return undefined;
+    }
+    // A blank line means the headers are complete and a body is still arriving.
+    for (let i = 1; i < block.length; i++) {
+      if (block[i] === LF && block[i - 1] === LF) return undefined;
+    }
+    const message = this.#parseHead(block, "idle", true);
     const bodyLength = this.#contentLength(message.headers);
     if (bodyLength > 0) return undefined;
     this.#consume(this.#length);
@@ -192,7 +200,8 @@ export class RtspParser {
       }
       return undefined;
     }
-    const message = this.#parseHead(buf.subarray(0, headEnd), "blank-line");
+    const bareLf = !buf.subarray(0, blockEnd).includes(CR);
+    const message = this.#parseHead(buf.subarray(0, headEnd), "blank-line", bareLf);
     const bodyLength = this.#contentLength(message.headers);
     if (this.#length < blockEnd + bodyLength) return undefined;
     message.body = buf.slice(blockEnd, blockEnd + bodyLength);
@@ -217,7 +226,7 @@ export class RtspParser {
     return length;
   }
 
-  #parseHead(block: Uint8Array, end: MessageEnd): RtspRequest | RtspResponse {
+  #parseHead(block: Uint8Array, end: MessageEnd, bareLf: boolean): RtspRequest | RtspResponse {
     if (block.length > this.#maxHeaderBytes) {
       throw new RtspParseError(
         `Cannot parse RTSP message: headers exceed ${this.#maxHeaderBytes} bytes`,
@@ -228,8 +237,6 @@ export class RtspParser {
       throw new RtspParseError("Cannot parse RTSP message: it contains a NUL byte", this.#consumed);
     }
     const text = decoder.decode(block);
-    const bareLf = !text.includes("\r\n") && text.includes("\n") ||
-      (end === "idle" && !text.includes("\r"));
     const lines = text.replace(/\s+$/, "").split(/\r?\n/);
     const startLine = lines[0];
     const headers = new RtspHeaders();

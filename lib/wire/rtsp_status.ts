@@ -37,5 +37,11 @@ export type RtspStatus = keyof typeof RTSP_STATUS;
 /** The reason phrase for `status`, or a generic one for unlisted codes. */
 export function reasonPhrase(status: number): string {
   return (RTSP_STATUS as Record<number, string>)[status] ??
-    (status < 300 ? "OK" : status < 500 ? "Client Error" : "Server Error");
+    (status < 300
+      ? "OK"
+      : status < 400
+      ? "Redirection"
+      : status < 500
+      ? "Client Error"
+      : "Server Error");
 }
