@@ -161,6 +161,10 @@ async function plainRun(
   });
   await client.teardown();
   if (end === "aborted") console.error("rtsp-client: interrupted; session torn down");
+  if (client.stats.framesReceived === 0) {
+    console.error("rtsp-client: no complete frame was received");
+    return EXIT_FAILURE;
+  }
   return 0;
 }
 

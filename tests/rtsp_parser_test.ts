@@ -408,9 +408,19 @@ Deno.test("flushIdle() leaves a CRLF message without its blank line to push()", 
   assert.equal(message.end, "blank-line");
 });
 
+Deno.test("flushIdle() waits while no request line and CSeq are buffered (a paused standard request)", () => {
+  const parser = new RtspParser();
+  parser.push(bytes("OPTIONS rtsp://"));
+  assert.equal(parser.flushIdle(), undefined);
+  parser.push(bytes("h/v RTSP/1.0"));
+  assert.equal(parser.flushIdle(), undefined);
+  const [message] = parser.push(bytes("\r\nCSeq: 3\r\n\r\n"));
+  assert.equal(message.kind, "request");
+});
+
 Deno.test("flushIdle() throws RtspParseError 400 when the buffered bytes are not a message", () => {
   const parser = new RtspParser();
-  parser.push(bytes("hello there"));
+  parser.push(bytes("hello there\nCSeq: 1"));
   const error = catchError(() => parser.flushIdle(), RtspParseError);
   assert.equal(error.status, 400);
 });

@@ -75,7 +75,14 @@ export class MediaLibrary {
     if (segments.length === 0 || segments.some((s) => s === ".." || s === ".")) {
       throw new MediaError(`Cannot open "${name}": outside the media directory`, 404);
     }
-    this.#rootReal ??= await Deno.realPath(this.#root);
+    try {
+      this.#rootReal ??= await Deno.realPath(this.#root);
+    } catch {
+      throw new MediaError(
+        `Cannot open "${name}": the media directory ${this.#root} is missing`,
+        404,
+      );
+    }
     const path = `${this.#rootReal}/${segments.join("/")}`;
     let real: string;
     try {

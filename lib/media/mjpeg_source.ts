@@ -8,6 +8,11 @@ import { readLabFrames } from "../wire/lab_mjpeg.ts";
 import { parseJpegStructure, readJpegFrameInfo } from "../wire/jpeg.ts";
 import { LabMjpegError } from "../wire/lab_mjpeg.ts";
 import { ParseError } from "../wire/errors.ts";
+import {
+  jpegToRtpFrame,
+  packetizeRtpJpeg,
+  UnsupportedJpegError,
+} from "../wire/rfc2435_packetizer.ts";
 
 /** The frames of one lab MJPEG file, validated. */
 export interface MjpegSource {
@@ -15,6 +20,8 @@ export interface MjpegSource {
   path: string;
   /** Each frame's complete JPEG bytes, in file order. */
   frames: readonly Uint8Array[];
+  /** Byte offset of each frame's 5-byte header in the file. */
+  frameOffsets: readonly number[];
   /** Picture size of the first frame. */
   width: number;
   height: number;
@@ -40,6 +47,7 @@ export function parseMjpegSource(
   stat: { mtime: number; size: number } = { mtime: 0, size: bytes.length },
 ): MjpegSource {
   const frames: Uint8Array[] = [];
+  const frameOffsets: number[] = [];
   let width = 0, height = 0, maxFrameBytes = 0, totalBytes = 0;
   for (const frame of readLabFrames(bytes, path)) {
     let structure;
@@ -56,13 +64,14 @@ export function parseMjpegSource(
       );
     }
     frames.push(frame.data);
+    frameOffsets.push(frame.offset);
     maxFrameBytes = Math.max(maxFrameBytes, frame.data.length);
     totalBytes += frame.data.length;
   }
   if (frames.length === 0) {
     throw new LabMjpegError(path, 0, 0, "the file holds no frames (it is empty)");
   }
-  return { path, frames, width, height, maxFrameBytes, totalBytes, ...stat };
+  return { path, frames, frameOffsets, width, height, maxFrameBytes, totalBytes, ...stat };
 }
 
 /**
@@ -74,4 +83,45 @@ export async function loadMjpegSource(path: string): Promise<MjpegSource> {
   const bytes = await Deno.readFile(path);
   const info = await Deno.stat(path);
   return parseMjpegSource(bytes, path, { mtime: info.mtime?.getTime() ?? 0, size: info.size });
+}
+
+/** Every frame of a source cut into RTP/JPEG payloads, shared by all standard sessions. */
+export interface RtpJpegPayloads {
+  /** Largest payload size used, headers included. */
+  maxPayload: number;
+  /** Per frame, its payloads in order. */
+  frames: readonly (readonly Uint8Array[])[];
+  /** Total payloads over all frames. */
+  packets: number;
+}
+
+const payloadCache = new WeakMap<MjpegSource, Map<number, RtpJpegPayloads>>();
+
+/**
+ * The RFC 2435 payloads of every frame, computed once per source and payload size.
+ *
+ * @throws {LabMjpegError} naming the first frame RFC 2435 cannot carry, and why.
+ */
+export function rtpJpegPayloads(source: MjpegSource, maxPayload: number): RtpJpegPayloads {
+  let bySize = payloadCache.get(source);
+  if (!bySize) payloadCache.set(source, bySize = new Map());
+  const cached = bySize.get(maxPayload);
+  if (cached) return cached;
+  const frames: Uint8Array[][] = [];
+  let packets = 0;
+  source.frames.forEach((jpeg, index) => {
+    let frame;
+    try {
+      frame = jpegToRtpFrame(jpeg);
+    } catch (error) {
+      if (!(error instanceof UnsupportedJpegError)) throw error;
+      throw new LabMjpegError(source.path, index, source.frameOffsets[index] ?? -1, error.message);
+    }
+    const payloads = packetizeRtpJpeg(frame, maxPayload);
+    packets += payloads.length;
+    frames.push(payloads);
+  });
+  const result = { maxPayload, frames, packets };
+  bySize.set(maxPayload, result);
+  return result;
 }

@@ -13,6 +13,8 @@ export interface ReceptionSummary {
   framesReceived: number;
   /** Frames that arrived damaged (not a complete JPEG) and were not written. */
   framesDamaged: number;
+  /** Frames that could not be reassembled (a fragment was lost) and were not written. */
+  framesIncomplete: number;
   /** RTP packets received (duplicates excluded). */
   packetsReceived: number;
   /** Packets expected from the sequence numbers seen (RFC 3550 A.3). */
@@ -64,6 +66,7 @@ export class ReceptionStats {
   playSentAt: number | undefined;
   framesReceived = 0;
   framesDamaged = 0;
+  framesIncomplete = 0;
   malformed = 0;
 
   /** @param clockRate RTP clock rate of the stream. */
@@ -144,6 +147,7 @@ export class ReceptionStats {
     return {
       framesReceived: this.framesReceived,
       framesDamaged: this.framesDamaged,
+      framesIncomplete: this.framesIncomplete,
       packetsReceived: this.#received,
       packetsExpected: expected,
       packetsLost: lost,
@@ -168,7 +172,7 @@ export class ReceptionStats {
 /** Human-readable lines for a summary, as the client prints them. */
 export function formatSummary(s: ReceptionSummary): string {
   return [
-    `frames received   ${s.framesReceived} complete, ${s.framesDamaged} damaged (not written)`,
+    `frames received   ${s.framesReceived} complete; not written: ${s.framesIncomplete} incomplete (lost fragments), ${s.framesDamaged} damaged`,
     `packets           ${s.packetsReceived} received of ${s.packetsExpected} expected, ${s.packetsLost} lost (${s.lossPercent}%), ${s.duplicates} duplicate, ${s.outOfOrder} out of order, ${s.malformed} malformed`,
     `bytes             ${s.bytes} payload bytes`,
     `duration          ${s.durationSec} s, ${s.framesPerSec} frames/s, ${s.kbitPerSec} kbit/s`,

@@ -8,6 +8,10 @@
  * @module
  */
 import { MediaError, MediaLibrary } from "../media/media_library.ts";
+import { type MjpegSource, rtpJpegPayloads } from "../media/mjpeg_source.ts";
+import { LabMjpegError } from "../wire/lab_mjpeg.ts";
+import { RTP_HEADER_SIZE } from "../wire/rtp_packet.ts";
+import { serializeJpegSdp } from "../wire/sdp.ts";
 import { ParseError } from "../wire/errors.ts";
 import {
   createResponse,
@@ -51,6 +55,8 @@ export interface RtspServerOptions {
   sessionTimeout?: number;
   /** Quiet time that completes a lab-dialect request, in ms. @default {40} */
   idleFlushMs?: number;
+  /** Largest RTP packet of a standard session, headers included, in bytes. @default {1400} */
+  maxPacketSize?: number;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
   clock?: Clock;
@@ -59,6 +65,7 @@ export interface RtspServerOptions {
 /** Methods the server implements, in the order OPTIONS lists them. */
 export const SERVER_METHODS = [
   "OPTIONS",
+  "DESCRIBE",
   "SETUP",
   "PLAY",
   "PAUSE",
@@ -123,6 +130,7 @@ export class RtspServer {
       loop: options.loop ?? false,
       sessionTimeout: options.sessionTimeout ?? 60,
       idleFlushMs: options.idleFlushMs ?? 40,
+      maxPacketSize: options.maxPacketSize ?? 1400,
       log: options.log ?? ((line) => console.error(line)),
       clock: options.clock ?? realClock,
     };
@@ -257,7 +265,8 @@ export class RtspServer {
       this.counters.badRequests++;
     }
     if (cseq !== undefined && /^\d{1,10}$/.test(cseq)) response.headers.set("CSeq", cseq);
-    const sessionId = response.headers.get("session")?.split(";")[0] ?? "-";
+    const sessionId = (response.headers.get("session") ?? req.headers.get("session"))?.split(";")[0]
+      .trim() ?? "-";
     this.#options.log(
       `${conn.peer} ${req.method} ${req.uri} session=${sessionId} ${response.status}${
         reason ? ` (${reason})` : ""
@@ -268,6 +277,7 @@ export class RtspServer {
 
   readonly #handlers: Record<string, Handler> = {
     OPTIONS: () => createResponse(200, { Public: SERVER_METHODS.join(", ") }),
+    DESCRIBE: (conn, req) => this.#describe(conn, req),
     SETUP: (conn, req) => this.#setup(conn, req),
     PLAY: (conn, req) => this.#play(conn, req),
     PAUSE: (conn, req) => this.#pause(conn, req),
@@ -311,9 +321,12 @@ export class RtspServer {
     const spec = this.#chooseTransport(conn, parseTransport(transportHeader));
     const source = await this.#library.open(ref.name);
     if (this.#closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
+    const dialect = this.#dialectOf(req, ref, spec);
     const session = new ServerSession({
       id: this.#newSessionId(),
-      dialect: this.#dialectOf(req, ref, spec),
+      dialect,
+      payloads: dialect === "rtsp" ? this.#payloadsOf(source) : undefined,
+      initialSequence: randomUint32() & 0xffff,
       streamName: ref.name,
       source,
       destination: { hostname: conn.rtsp.remoteAddr.hostname, rtpPort: spec.clientPort!.start },
@@ -346,6 +359,46 @@ export class RtspServer {
       );
     }
     return response;
+  }
+
+  /** The shared RFC 2435 payloads of a file; 415 when a frame cannot be carried. */
+  #payloadsOf(source: MjpegSource) {
+    try {
+      return rtpJpegPayloads(source, this.#options.maxPacketSize - RTP_HEADER_SIZE);
+    } catch (error) {
+      if (error instanceof LabMjpegError) throw new MediaError(error.message, 415);
+      throw error;
+    }
+  }
+
+  /** SDP for a file: one JPEG video track, control `trackID=0` under Content-Base. */
+  async #describe(conn: Connection, req: RtspRequest): Promise<RtspResponse> {
+    const ref = parseStreamRef(req.uri);
+    if (!ref || ref.name === "") throw new RtspError(400, "DESCRIBE needs a stream name");
+    const source = await this.#library.open(ref.name);
+    this.#payloadsOf(source); // refuse now what SETUP would refuse
+    const local = conn.rtsp.conn.localAddr as Deno.NetAddr;
+    const host = local.hostname.includes(":") ? `[${local.hostname}]` : local.hostname;
+    const base = ref.form === "url"
+      ? req.uri.replace(/[?#].*$/, "").replace(/\/*$/, "/")
+      : `rtsp://${host}:${local.port}/${encodeURI(ref.name)}/`;
+    const durationSec = source.frames.length / this.#options.fps;
+    const sdp = serializeJpegSdp({
+      sessionId: String(randomUint32()),
+      origin: local.hostname,
+      name: ref.name,
+      durationSec: this.#options.loop ? undefined : durationSec,
+      fps: this.#options.fps,
+      width: source.width,
+      height: source.height,
+      kbitPerSec: source.totalBytes * 8 / durationSec / 1000,
+      control: "trackID=0",
+    });
+    return createResponse(
+      200,
+      { "Content-Base": base, "Content-Type": "application/sdp" },
+      sdp,
+    );
   }
 
   /** The first transport this server can serve: RTP over unicast UDP to the requester. */
@@ -384,9 +437,7 @@ export class RtspServer {
     if (session.dialect === "rtsp") {
       response.headers.set(
         "RTP-Info",
-        `url=${req.uri};seq=${
-          session.stream.nextFrameNumber & 0xffff
-        };rtptime=${session.stream.nextTimestamp}`,
+        `url=${req.uri};seq=${session.nextSequenceNumber};rtptime=${session.stream.nextTimestamp}`,
       );
     }
     return response;

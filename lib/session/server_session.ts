@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { MjpegSource } from "../media/mjpeg_source.ts";
+import type { MjpegSource, RtpJpegPayloads } from "../media/mjpeg_source.ts";
 import {
   MAX_UDP_PAYLOAD,
   PAYLOAD_TYPE_JPEG,
@@ -44,6 +44,13 @@ export interface ServerSessionOptions {
   fps: number;
   loop: boolean;
   sendDatagram: DatagramSender;
+  /**
+   * RTP/JPEG (RFC 2435) payloads of every frame, for standard sessions. Lab
+   * sessions leave it out and get the whole JPEG in one datagram.
+   */
+  payloads?: RtpJpegPayloads;
+  /** First RTP sequence number of a standard session (random, RFC 3550). @default {0} */
+  initialSequence?: number;
   /** Called when a frame cannot be sent (too large for a datagram). */
   onSkip?(session: ServerSession, frame: OutgoingFrame, reason: string): void;
   /** Called when the last frame has been sent. */
@@ -68,6 +75,8 @@ export class ServerSession {
   octetsSent = 0;
   framesSkipped = 0;
   readonly #options: ServerSessionOptions;
+  /** Next sequence number of a standard session. */
+  #sequence: number;
 
   constructor(options: ServerSessionOptions) {
     this.#options = options;
@@ -77,6 +86,7 @@ export class ServerSession {
     this.source = options.source;
     this.ssrc = options.ssrc;
     this.destination = options.destination;
+    this.#sequence = options.initialSequence ?? 0;
     this.stream = new FrameStream({
       frames: options.source.frames,
       fps: options.fps,
@@ -87,11 +97,42 @@ export class ServerSession {
     });
   }
 
+  /** Sequence number the next packet will carry. */
+  get nextSequenceNumber(): number {
+    return this.#options.payloads ? this.#sequence & 0xffff : this.stream.nextFrameNumber & 0xffff;
+  }
+
+  #send(frame: OutgoingFrame): void {
+    if (this.#options.payloads) this.#sendRtpJpeg(frame, this.#options.payloads);
+    else this.#sendLab(frame);
+  }
+
+  /**
+   * Standard RTP/JPEG: the frame's shared RFC 2435 payloads, one sequence
+   * number each, one timestamp for all, the marker bit on the last.
+   */
+  #sendRtpJpeg(frame: OutgoingFrame, payloads: RtpJpegPayloads): void {
+    const list = payloads.frames[frame.index];
+    for (let i = 0; i < list.length; i++) {
+      const packet = serializeRtpPacket({
+        payloadType: PAYLOAD_TYPE_JPEG,
+        sequenceNumber: this.#sequence++ & 0xffff,
+        timestamp: frame.timestamp,
+        ssrc: this.ssrc,
+        marker: i === list.length - 1,
+        payload: list[i],
+      });
+      this.packetsSent++;
+      this.octetsSent += list[i].length;
+      this.#options.sendDatagram(packet, this.destination.hostname, this.destination.rtpPort);
+    }
+  }
+
   /**
    * Lab RTP (as the lab specifies): the whole JPEG in one datagram, V=2,
    * P=X=CC=M=0, PT=26, sequence number = frame number.
    */
-  #send(frame: OutgoingFrame): void {
+  #sendLab(frame: OutgoingFrame): void {
     if (frame.data.length > MAX_LAB_FRAME) {
       this.framesSkipped++;
       this.#options.onSkip?.(

@@ -35,7 +35,12 @@ export class LabMjpegError extends ParseError {
   readonly file: string;
 
   constructor(file: string, frameIndex: number, offset: number, problem: string) {
-    super(`Cannot read ${file}: frame ${frameIndex} at byte offset ${offset}: ${problem}`, offset);
+    super(
+      `Cannot read ${file}: frame ${frameIndex}${
+        offset >= 0 ? ` at byte offset ${offset}` : ""
+      }: ${problem}`,
+      Math.max(0, offset),
+    );
     this.name = "LabMjpegError";
     this.file = file;
     this.frameIndex = frameIndex;

@@ -109,7 +109,8 @@ export class RtspParser {
    * white space is buffered, when an interleaved frame or a body is still
    * incomplete (those have explicit lengths and are waited for), or when the
    * buffered bytes contain a CR: the lab dialect ends lines with a bare LF, so
-   * a CRLF message is standard RTSP and must end with its blank line.
+   * a CRLF message is standard RTSP and must end with its blank line; or
+   * when no complete request line followed by a CSeq header is buffered.
    *
    * @throws {RtspParseError} when the buffered bytes are not a message.
    */
@@ -122,6 +123,10 @@ export class RtspParser {
       this.#consume(this.#length);
       return undefined;
     }
+    // A lab request is complete only after its request line and a CSeq header:
+    // anything shorter is a standard request that paused mid-way.
+    const text = decoder.decode(block);
+    if (!/\n\s*cseq\s*:/i.test(text)) return undefined;
     // A blank line means the headers are complete and a body is still arriving.
     for (let i = 1; i < block.length; i++) {
       if (block[i] === LF && block[i - 1] === LF) return undefined;

@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import {
+  FrameStream,
+  type FrameStreamOptions,
+  type OutgoingFrame,
+} from "../lib/session/frame_stream.ts";
+import { Pacer } from "../lib/session/pacer.ts";
+import { VIDEO_CLOCK_RATE } from "../lib/wire/rtp_packet.ts";
+import { FakeClock } from "./_fake_clock.ts";
+
+/** `n` distinct one-byte-tagged frames. */
+function makeFrames(n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => Uint8Array.of(i & 0xff, i >> 8, 0xaa));
+}
+
+interface Sent extends OutgoingFrame {
+  at: number;
+}
+
+/** A stream driven by a pacer on a fake clock, recording what it sends and when. */
+function setup(options: Partial<FrameStreamOptions> & { frameCount?: number; start?: number }) {
+  const clock = new FakeClock(options.start ?? 0);
+  const pacer = new Pacer(clock);
+  const sent: Sent[] = [];
+  let ends = 0;
+  const stream = new FrameStream({
+    frames: options.frames ?? makeFrames(options.frameCount ?? 10),
+    fps: options.fps ?? 25,
+    loop: options.loop,
+    timestampBase: options.timestampBase ?? 0,
+    maxBurst: options.maxBurst,
+    send: (frame) => sent.push({ ...frame, at: clock.now() }),
+    onEnd: () => ends++,
+  });
+  return {
+    clock,
+    pacer,
+    stream,
+    sent,
+    ends: () => ends,
+    /** PLAY as the server does it. */
+    play: () => pacer.schedule(stream, stream.play(clock.now())),
+    /** PAUSE as the server does it. */
+    pause: () => {
+      stream.pause();
+      pacer.cancel(stream);
+    },
+  };
+}
+
+const close = (a: number, b: number) => Math.abs(a - b) < 1e-6;
+
+Deno.test("FrameStream rejects a frame rate that is not a positive number", () => {
+  for (const fps of [0, -1, NaN, Infinity]) {
+    assert.throws(
+      () => new FrameStream({ frames: makeFrames(1), fps, timestampBase: 0, send: () => {} }),
+      RangeError,
+      `fps ${fps}`,
+    );
+  }
+});
+
+Deno.test("FrameStream: frame k is due at start + k * period, without drift over 1000 frames", () => {
+  const s = setup({ frameCount: 1000, fps: 30, start: 12_345.5 });
+  s.play();
+  for (let i = 0; i < 2000 && !s.stream.ended; i++) s.clock.advance(17);
+  const period = 1000 / 30;
+  assert.equal(s.sent.length, 1000);
+  s.sent.forEach((frame, k) => {
+    assert.equal(frame.index, k);
+    assert.equal(frame.frameNumber, k + 1);
+    assert.ok(close(frame.at, 12_345.5 + k * period), `frame ${k} at ${frame.at}`);
+  });
+  assert.equal(s.ends(), 1);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: late timer wake-ups do not accumulate (absolute schedule)", () => {
+  const s = setup({ frameCount: 1000, fps: 30 });
+  s.clock.lateness = 5; // every timer fires 5 ms after it was asked to
+  s.play();
+  for (let i = 0; i < 3000 && !s.stream.ended; i++) s.clock.advance(13);
+  const period = 1000 / 30;
+  assert.equal(s.sent.length, 1000);
+  // The first frame goes out at play time + 5 ms, later ones at their due time + 5 ms;
+  // a relative schedule would be 999 * 5 ms behind by the last frame.
+  s.sent.forEach((frame, k) => {
+    assert.ok(close(frame.at, k * period + 5), `frame ${k} sent at ${frame.at}`);
+  });
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: RTP timestamps advance by 90000/fps per frame from the base", () => {
+  for (const [fps, base] of [[25, 1234], [30, 0], [20, 4_000_000_000], [29.97, 77]]) {
+    const s = setup({ frameCount: 50, fps, timestampBase: base });
+    assert.equal(s.stream.nextTimestamp, base);
+    s.play();
+    s.clock.advance(50 * 1000 / fps + 1);
+    assert.equal(s.sent.length, 50);
+    s.sent.forEach((frame, k) => {
+      const expected = (base + Math.round(k * VIDEO_CLOCK_RATE / fps)) >>> 0;
+      assert.equal(frame.timestamp, expected, `fps ${fps} frame ${k}`);
+    });
+    if (fps === 25) assert.equal(s.sent[1].timestamp - s.sent[0].timestamp, 3600);
+    s.pacer.close();
+  }
+});
+
+Deno.test("FrameStream: the RTP timestamp wraps at 2^32", () => {
+  const s = setup({ frameCount: 4, fps: 30, timestampBase: 0xffff_f000 });
+  s.play();
+  s.clock.advance(1000);
+  assert.deepEqual(
+    s.sent.map((f) => f.timestamp),
+    [0xffff_f000, 0xffff_f000 + 3000, (0xffff_f000 + 6000) >>> 0, (0xffff_f000 + 9000) >>> 0],
+  );
+  assert.equal(s.sent[2].timestamp, 6000 - 0x1000);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: pause excludes the paused time and play resumes with the next frame", () => {
+  const s = setup({ frameCount: 100, fps: 20, timestampBase: 500 }); // 50 ms period
+  s.play();
+  s.clock.advance(475); // frames due at 0, 50, ..., 450
+  assert.equal(s.sent.length, 10);
+  s.pause();
+  assert.equal(s.stream.playing, false);
+  assert.equal(s.stream.nextFrameNumber, 11);
+  s.clock.advance(10_000);
+  assert.equal(s.sent.length, 10, "nothing is sent while paused");
+  assert.equal(s.clock.pending, 0, "no timer while paused");
+
+  const resumeAt = s.clock.now();
+  s.play();
+  s.clock.advance(0);
+  assert.equal(s.sent.length, 11, "the next frame goes out at once");
+  s.clock.advance(10 * 50 - 1);
+  assert.equal(s.sent.length, 20);
+  const resumed = s.sent.slice(10);
+  resumed.forEach((frame, j) => {
+    assert.equal(frame.index, 10 + j, "position kept across the pause");
+    assert.equal(frame.frameNumber, 11 + j);
+    assert.ok(close(frame.at, resumeAt + j * 50), `resumed frame ${j} at ${frame.at}`);
+    // Timestamps follow the frame count, not wall time: the pause leaves no gap.
+    assert.equal(frame.timestamp, 500 + (10 + j) * 4500);
+  });
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: a second play while playing restarts the schedule but skips nothing", () => {
+  const s = setup({ frameCount: 10, fps: 10 });
+  s.play();
+  s.clock.advance(150); // frames at 0 and 100
+  s.play();
+  s.clock.advance(1000);
+  assert.deepEqual(s.sent.map((f) => f.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: the end of the file calls onEnd once and stops", () => {
+  const s = setup({ frameCount: 5, fps: 50 });
+  s.play();
+  s.clock.advance(1000);
+  assert.deepEqual(s.sent.map((f) => f.index), [0, 1, 2, 3, 4]);
+  assert.equal(s.ends(), 1);
+  assert.equal(s.stream.ended, true);
+  assert.equal(s.stream.playing, false);
+  assert.equal(s.stream.sent, 5);
+  assert.equal(s.pacer.size, 0);
+  assert.equal(s.clock.pending, 0);
+
+  // Playing again after the end sends nothing and does not end again.
+  s.play();
+  s.clock.advance(1000);
+  assert.equal(s.sent.length, 5);
+  assert.equal(s.ends(), 1);
+  assert.equal(s.stream.onDue(s.clock.now()), undefined);
+  assert.equal(s.pacer.size, 0);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: onEnd runs after the last frame has been sent", () => {
+  const order: string[] = [];
+  const stream = new FrameStream({
+    frames: makeFrames(2),
+    fps: 10,
+    timestampBase: 0,
+    send: (f) => order.push(`send ${f.index}`),
+    onEnd: () => order.push("end"),
+  });
+  stream.play(0);
+  assert.equal(stream.onDue(0), 100);
+  assert.equal(stream.onDue(100), undefined);
+  assert.deepEqual(order, ["send 0", "send 1", "end"]);
+});
+
+Deno.test("FrameStream: loop wraps the index while frame numbers keep increasing", () => {
+  const s = setup({ frameCount: 3, fps: 100, loop: true, timestampBase: 10 });
+  s.play();
+  s.clock.advance(95); // frames at 0, 10, ..., 90
+  assert.deepEqual(s.sent.map((f) => f.index), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+  assert.deepEqual(s.sent.map((f) => f.frameNumber), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(s.sent.map((f) => f.timestamp), s.sent.map((_, k) => 10 + k * 900));
+  assert.equal(s.sent[3].data, s.sent[0].data, "the same frame bytes again");
+  assert.equal(s.ends(), 0);
+  assert.equal(s.stream.ended, false);
+  assert.equal(s.stream.playing, true);
+  s.pause();
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: when far behind it sends at most maxBurst frames and moves the schedule", () => {
+  const sent: number[] = [];
+  const stream = new FrameStream({
+    frames: makeFrames(20),
+    fps: 10, // 100 ms period
+    timestampBase: 0,
+    send: (f) => sent.push(f.index),
+  });
+  assert.equal(stream.play(0), 0);
+  // 1 s late: 10 frames are due but only 4 go out, and the rest follow on a new schedule.
+  assert.equal(stream.onDue(1000), 1100);
+  assert.deepEqual(sent, [0, 1, 2, 3]);
+  assert.equal(stream.onDue(1100), 1200);
+  assert.deepEqual(sent, [0, 1, 2, 3, 4], "no frame is skipped");
+
+  const burst: number[] = [];
+  const custom = new FrameStream({
+    frames: makeFrames(20),
+    fps: 10,
+    timestampBase: 0,
+    maxBurst: 2,
+    send: (f) => burst.push(f.index),
+  });
+  custom.play(0);
+  custom.onDue(1000);
+  assert.deepEqual(burst, [0, 1]);
+});
+
+Deno.test("FrameStream: onDue before the due time sends nothing and returns the due time", () => {
+  const sent: number[] = [];
+  const stream = new FrameStream({
+    frames: makeFrames(5),
+    fps: 4,
+    timestampBase: 0,
+    send: (f) => sent.push(f.index),
+  });
+  stream.play(1000);
+  assert.equal(stream.onDue(1000), 1250);
+  assert.equal(stream.onDue(1100), 1250);
+  assert.deepEqual(sent, [0]);
+  stream.pause();
+  assert.equal(stream.onDue(2000), undefined, "paused: nothing more to do");
+  assert.deepEqual(sent, [0]);
+});

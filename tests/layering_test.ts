@@ -1,0 +1,180 @@
+/**
+ * The layers of lib/ import only downwards: wire ← media ← session, and
+ * nothing in lib/ imports the entry points (mod.ts, server.ts, client.ts).
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("..", import.meta.url);
+const LIB = new URL("lib/", ROOT);
+
+type Layer = "wire" | "media" | "session";
+const LAYERS: Layer[] = ["wire", "media", "session"];
+/** The layers each layer may import from. */
+const ALLOWED: Record<Layer, Layer[]> = {
+  wire: ["wire"],
+  media: ["wire", "media"],
+  session: ["wire", "media", "session"],
+};
+
+interface SourceFile {
+  /** Path relative to the project root, e.g. `lib/wire/jpeg.ts`. */
+  path: string;
+  layer: Layer | undefined;
+  text: string;
+}
+
+async function listTs(dir: URL, prefix: string): Promise<SourceFile[]> {
+  const files: SourceFile[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const rel = `${prefix}${entry.name}`;
+    if (entry.isDirectory) {
+      files.push(...await listTs(new URL(`${entry.name}/`, dir), `${rel}/`));
+    } else if (entry.isFile && entry.name.endsWith(".ts")) {
+      const layer = LAYERS.find((l) => rel.startsWith(`lib/${l}/`));
+      files.push({ path: rel, layer, text: await Deno.readTextFile(new URL(entry.name, dir)) });
+    }
+  }
+  return files.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Source text without comments (string contents are kept). */
+function stripComments(source: string): string {
+  let out = "";
+  for (let i = 0; i < source.length;) {
+    const c = source[i];
+    if (c === "/" && source[i + 1] === "/") {
+      while (i < source.length && source[i] !== "\n") i++;
+    } else if (c === "/" && source[i + 1] === "*") {
+      const end = source.indexOf("*/", i + 2);
+      i = end < 0 ? source.length : end + 2;
+      out += " ";
+    } else if (c === '"' || c === "'" || c === "`") {
+      let j = i + 1;
+      while (j < source.length && source[j] !== c) j += source[j] === "\\" ? 2 : 1;
+      out += source.slice(i, j + 1);
+      i = j + 1;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Every module specifier a source imports or re-exports, statically or dynamically. */
+function importsOf(source: string): string[] {
+  const code = stripComments(source);
+  const specifiers: string[] = [];
+  const patterns = [
+    /\b(?:import|export)\s+(?:type\s+)?[^;]*?\bfrom\s*["']([^"']+)["']/gs, // import x from "…"
+    /\bimport\s*["']([^"']+)["']/g, // import "…"
+    /\bimport\s*\(\s*["'`]([^"'`]+)["'`]\s*\)/g, // import("…")
+  ];
+  for (const pattern of patterns) {
+    for (const match of code.matchAll(pattern)) specifiers.push(match[1]);
+  }
+  return specifiers;
+}
+
+/** Where a specifier of `from` points, relative to the project root, or the specifier itself. */
+function resolve(from: string, specifier: string): string {
+  if (!specifier.startsWith("./") && !specifier.startsWith("../")) return specifier;
+  const url = new URL(specifier, new URL(from, "file:///project/"));
+  return url.pathname.replace(/^\/project\//, "");
+}
+
+const files = await listTs(LIB, "lib/");
+
+Deno.test("layering: the import scanner finds every kind of import", () => {
+  const sample = `
+    import { a } from "./a.ts";
+    import type {
+      B,
+      C,
+    } from "../b.ts";
+    export { d } from './d.ts';
+    export * from "./e.ts";
+    import "./side_effect.ts";
+    const f = await import("./f.ts");
+    // import { g } from "./commented.ts";
+    /* import { h } from "./block_commented.ts"; */
+    const s = "not an import from \\"./string.ts\\"";
+  `;
+  assert.deepEqual(importsOf(sample).sort(), [
+    "../b.ts",
+    "./a.ts",
+    "./d.ts",
+    "./e.ts",
+    "./f.ts",
+    "./side_effect.ts",
+  ]);
+  assert.equal(resolve("lib/session/x.ts", "../wire/y.ts"), "lib/wire/y.ts");
+  assert.equal(resolve("lib/session/x.ts", "../../mod.ts"), "mod.ts");
+  assert.equal(resolve("lib/session/x.ts", "node:fs"), "node:fs");
+});
+
+Deno.test("layering: lib/ has files in each layer and none outside them", () => {
+  for (const layer of LAYERS) {
+    assert.ok(files.some((f) => f.layer === layer), `no files in lib/${layer}/`);
+  }
+  const stray = files.filter((f) => f.layer === undefined).map((f) => f.path);
+  assert.deepEqual(stray, [], "every .ts file under lib/ belongs to wire, media or session");
+});
+
+Deno.test("layering: each layer imports only itself and the layers below", () => {
+  const violations: string[] = [];
+  for (const file of files) {
+    if (!file.layer) continue;
+    for (const specifier of importsOf(file.text)) {
+      const target = resolve(file.path, specifier);
+      const targetLayer = LAYERS.find((l) => target.startsWith(`lib/${l}/`));
+      if (!targetLayer || !ALLOWED[file.layer].includes(targetLayer)) {
+        violations.push(`${file.path} imports "${specifier}" (${target})`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+Deno.test("layering: nothing in lib/ imports mod.ts, server.ts or client.ts", () => {
+  const violations: string[] = [];
+  for (const file of files) {
+    for (const specifier of importsOf(file.text)) {
+      const target = resolve(file.path, specifier);
+      if (["mod.ts", "server.ts", "client.ts"].includes(target)) {
+        violations.push(`${file.path} imports ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+Deno.test("layering: every relative import in lib/ names an existing file", async () => {
+  const missing: string[] = [];
+  for (const file of files) {
+    for (const specifier of importsOf(file.text)) {
+      const target = resolve(file.path, specifier);
+      if (target === specifier) continue;
+      try {
+        await Deno.stat(new URL(target, ROOT));
+      } catch {
+        missing.push(`${file.path} imports ${specifier}`);
+      }
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("layering: lib/wire is pure (no Deno APIs, no timers)", () => {
+  const violations: string[] = [];
+  for (const file of files.filter((f) => f.layer === "wire")) {
+    // The whole source text, comments included: not even an example may suggest them.
+    for (
+      const [pattern, what] of [[/\bDeno\./, "Deno."], [/\bsetTimeout\b/, "setTimeout"]] as const
+    ) {
+      const line = file.text.split("\n").findIndex((l) => pattern.test(l));
+      if (line >= 0) violations.push(`${file.path}:${line + 1} uses ${what}`);
+    }
+  }
+  assert.deepEqual(violations, []);
+});

@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { type PacedTask, Pacer } from "../lib/session/pacer.ts";
+import { FakeClock } from "./_fake_clock.ts";
+
+/** A task that records when it ran and is due every `period` ms, `runs` times in all. */
+class PeriodicTask implements PacedTask {
+  readonly times: number[] = [];
+  constructor(readonly period: number, readonly runs: number) {}
+  onDue(now: number): number | undefined {
+    this.times.push(now);
+    return this.times.length < this.runs ? now + this.period : undefined;
+  }
+}
+
+/** A task that records when it ran and runs once. */
+function onceTask(log: string[] = [], name = "task"): PacedTask & { times: number[] } {
+  const times: number[] = [];
+  return {
+    times,
+    onDue(now) {
+      times.push(now);
+      log.push(name);
+      return undefined;
+    },
+  };
+}
+
+Deno.test("Pacer runs a task at its due time and again at each time it returns", () => {
+  const clock = new FakeClock(1000);
+  const pacer = new Pacer(clock);
+  const task = new PeriodicTask(40, 5);
+  pacer.schedule(task, 1010);
+  assert.equal(pacer.size, 1);
+  assert.equal(clock.pending, 1);
+  clock.advance(9);
+  assert.deepEqual(task.times, []);
+  clock.advance(1);
+  assert.deepEqual(task.times, [1010]);
+  clock.advance(1000);
+  assert.deepEqual(task.times, [1010, 1050, 1090, 1130, 1170]);
+  assert.equal(pacer.size, 0, "a task that returns undefined is unscheduled");
+  assert.equal(clock.pending, 0, "no timer is left once nothing is scheduled");
+  pacer.close();
+});
+
+Deno.test("Pacer runs a task due in the past at the next wake-up", () => {
+  const clock = new FakeClock(500);
+  const pacer = new Pacer(clock);
+  const task = onceTask();
+  pacer.schedule(task, 100);
+  clock.advance(0);
+  assert.deepEqual(task.times, [500]);
+  pacer.close();
+});
+
+Deno.test("Pacer runs tasks in order of due time; equal due times share one wake-up", () => {
+  const clock = new FakeClock();
+  const pacer = new Pacer(clock);
+  const log: string[] = [];
+  pacer.schedule(onceTask(log, "c"), 30);
+  pacer.schedule(onceTask(log, "a"), 10);
+  pacer.schedule(onceTask(log, "b1"), 20);
+  pacer.schedule(onceTask(log, "b2"), 20);
+  const before = clock.timersSet;
+  clock.advance(100);
+  assert.deepEqual(log.slice(0, 1), ["a"]);
+  assert.deepEqual(new Set(log.slice(1, 3)), new Set(["b1", "b2"]));
+  assert.deepEqual(log.slice(3), ["c"]);
+  // One wake-up at 10, one at 20 (both b tasks), one at 30.
+  assert.equal(clock.timersSet - before, 2, "re-armed for 20 and 30 only");
+  pacer.close();
+});
+
+Deno.test("Pacer.schedule() replaces the earlier schedule of the same task", () => {
+  const clock = new FakeClock();
+  const pacer = new Pacer(clock);
+  const later = onceTask();
+  pacer.schedule(later, 50);
+  pacer.schedule(later, 200);
+  assert.equal(pacer.size, 1);
+  clock.advance(1000);
+  assert.deepEqual(later.times, [200]);
+
+  const earlier = onceTask();
+  pacer.schedule(earlier, 1500);
+  pacer.schedule(earlier, 1100);
+  clock.advance(1000);
+  assert.deepEqual(earlier.times, [1100], "runs once, at the newer time");
+  assert.equal(clock.pending, 0);
+  pacer.close();
+});
+
+Deno.test("Pacer.cancel() stops a task; the timer is released once nothing is due", () => {
+  const clock = new FakeClock();
+  const pacer = new Pacer(clock);
+  const kept = new PeriodicTask(10, 3);
+  const cancelled = new PeriodicTask(10, 100);
+  pacer.schedule(kept, 10);
+  pacer.schedule(cancelled, 5);
+  clock.advance(5);
+  assert.deepEqual(cancelled.times, [5]);
+  pacer.cancel(cancelled);
+  assert.equal(pacer.size, 1);
+  clock.advance(100);
+  assert.deepEqual(cancelled.times, [5]);
+  assert.deepEqual(kept.times, [10, 20, 30]);
+  assert.equal(pacer.size, 0);
+  assert.equal(clock.pending, 0);
+  pacer.close();
+});
+
+Deno.test("Pacer.close() cancels everything and clears its timer", () => {
+  const clock = new FakeClock();
+  const pacer = new Pacer(clock);
+  const tasks = Array.from({ length: 10 }, (_, i) => new PeriodicTask(7, 100 + i));
+  tasks.forEach((t, i) => pacer.schedule(t, i));
+  clock.advance(20);
+  pacer.close();
+  assert.equal(pacer.size, 0);
+  assert.equal(clock.pending, 0);
+  const counts = tasks.map((t) => t.times.length);
+  clock.advance(1000);
+  assert.deepEqual(tasks.map((t) => t.times.length), counts);
+});
+
+Deno.test("Pacer: a task rescheduled from inside onDue keeps the new schedule", () => {
+  const clock = new FakeClock();
+  const pacer = new Pacer(clock);
+  const times: number[] = [];
+  const task: PacedTask = {
+    onDue(now) {
+      times.push(now);
+      if (times.length === 1) pacer.schedule(task, now + 100);
+      return times.length === 1 ? now + 1 : undefined; // now + 1 is ignored: the inside schedule wins
+    },
+  };
+  pacer.schedule(task, 10);
+  clock.advance(500);
+  assert.deepEqual(times, [10, 110]);
+  assert.equal(pacer.size, 0);
+  pacer.close();
+});
+
+Deno.test("Pacer: a task that throws is stopped and the others go on", () => {
+  const clock = new FakeClock();
+  const pacer = new Pacer(clock);
+  const errors: unknown[][] = [];
+  const originalError = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args);
+  try {
+    let failures = 0;
+    const failing: PacedTask = {
+      onDue() {
+        failures++;
+        throw new Error("boom");
+      },
+    };
+    const healthy = new PeriodicTask(10, 5);
+    pacer.schedule(failing, 10);
+    pacer.schedule(healthy, 10);
+    clock.advance(100);
+    assert.equal(failures, 1);
+    assert.deepEqual(healthy.times, [10, 20, 30, 40, 50]);
+    assert.equal(errors.length, 1);
+    assert.match(String(errors[0][0]), /task failed/);
+    assert.equal(pacer.size, 0);
+  } finally {
+    console.error = originalError;
+    pacer.close();
+  }
+});
+
+Deno.test("Pacer: many tasks share one timer and each runs exactly on its schedule", () => {
+  const clock = new FakeClock(0);
+  const pacer = new Pacer(clock);
+  let seed = 12345;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const tasks: { task: PeriodicTask; start: number }[] = [];
+  for (let i = 0; i < 300; i++) {
+    const period = 1000 / (5 + Math.floor(random() * 56)); // 5-60 per second, fractional ms
+    const task = new PeriodicTask(period, 10 + Math.floor(random() * 40));
+    const start = Math.floor(random() * 500);
+    tasks.push({ task, start });
+    pacer.schedule(task, start);
+    assert.ok(clock.pending <= 1, `${clock.pending} timers pending after ${i + 1} schedules`);
+  }
+  for (let step = 0; step < 5000 && pacer.size > 0; step++) {
+    clock.advance(3);
+    assert.ok(clock.pending <= 1, `${clock.pending} timers pending at ${clock.now()} ms`);
+  }
+  assert.equal(pacer.size, 0, "every task finished");
+  assert.equal(clock.maxPending, 1, "never more than one timer at once");
+  for (const { task, start } of tasks) {
+    assert.equal(task.times.length, task.runs);
+    task.times.forEach((t, k) => {
+      // Each run returns now + period, so run k is at start + k * period (up to rounding).
+      assert.ok(Math.abs(t - (start + k * task.period)) < 1e-6, `run ${k} at ${t}`);
+    });
+  }
+  assert.equal(clock.pending, 0);
+  pacer.close();
+});
