@@ -96,8 +96,67 @@ export {
   writeLabMjpeg,
 } from "./lib/wire/lab_mjpeg.ts";
 
+export {
+  type Goodbye,
+  NTP_UNIX_OFFSET,
+  ntpMiddle,
+  parseRtcpPackets,
+  type ReceiverReport,
+  type ReportBlock,
+  RTCP_TYPE,
+  type RtcpPacket,
+  type SdesChunk,
+  type SenderReport,
+  serializeRtcpCompound,
+  serializeRtcpPacket,
+  type SourceDescription,
+  toNtpTime,
+  type UnknownRtcp,
+} from "./lib/wire/rtcp_packet.ts";
+export {
+  type HuffmanTable,
+  isStandardHuffmanSegment,
+  scaledQuantTables,
+  STANDARD_HUFFMAN_TABLES,
+  ZIGZAG,
+} from "./lib/wire/jpeg_tables.ts";
+export {
+  JPEG_HEADER_SIZE,
+  parseRfc2435Header,
+  RESTART_HEADER_SIZE,
+  type Rfc2435Header,
+  rfc2435HeaderSize,
+  writeRfc2435Header,
+} from "./lib/wire/rfc2435_headers.ts";
+export {
+  jpegToRtpFrame,
+  packetizeRtpJpeg,
+  type RtpJpegFrame,
+  UnsupportedJpegError,
+} from "./lib/wire/rfc2435_packetizer.ts";
+export {
+  buildJpegHeader,
+  type DepacketizeEvent,
+  Rfc2435Depacketizer,
+  type Rfc2435DepacketizerOptions,
+  type RtpJpegPacketView,
+} from "./lib/wire/rfc2435_depacketizer.ts";
+export {
+  type JpegSdp,
+  type ParsedSdp,
+  parseSdp,
+  type SdpMedia,
+  serializeJpegSdp,
+} from "./lib/wire/sdp.ts";
+
 // Layer 2: media.
-export { loadMjpegSource, type MjpegSource, parseMjpegSource } from "./lib/media/mjpeg_source.ts";
+export {
+  loadMjpegSource,
+  type MjpegSource,
+  parseMjpegSource,
+  type RtpJpegPayloads,
+  rtpJpegPayloads,
+} from "./lib/media/mjpeg_source.ts";
 export { MediaError, MediaLibrary } from "./lib/media/media_library.ts";
 
 // Layer 3: sessions.
@@ -112,8 +171,12 @@ export {
   type Dialect,
   MAX_LAB_FRAME,
   ServerSession,
+  type ServerSessionOptions,
   type SessionState,
+  type SessionTransport,
 } from "./lib/session/server_session.ts";
+export { type PairCounters, type PairDatagram, UdpPortPair } from "./lib/session/udp_port_pair.ts";
+export { ReorderBuffer } from "./lib/session/reorder_buffer.ts";
 export {
   RtspError,
   RtspServer,
@@ -132,6 +195,7 @@ export { frameFileName, FrameSink } from "./lib/session/frame_sink.ts";
 export {
   type ReceiveEnd,
   type ReceiveLimits,
+  resolveControl,
   StreamClient,
   type StreamClientOptions,
 } from "./lib/session/stream_client.ts";

@@ -305,7 +305,7 @@ Deno.test("status codes for bad requests", async (t) => {
 
   for (
     const [name, transport] of [
-      ["TCP interleaved", "RTP/AVP/TCP;unicast;interleaved=0-1"],
+      ["an SRTP profile (RTP/SAVP)", "RTP/SAVP;unicast;client_port=5008-5009"],
       ["no client_port and another host as destination", "RTP/AVP;unicast;destination=10.1.2.3"],
       [
         "another host as destination (with client_port)",

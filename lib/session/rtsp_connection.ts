@@ -26,6 +26,7 @@ export class RtspConnection {
   readonly #idleFlushMs: number;
   readonly #clock: Clock;
   #writing: Promise<void> = Promise.resolve();
+  #pendingWrites = 0;
   #closed = false;
 
   constructor(conn: Deno.Conn, options: RtspConnectionOptions = {}) {
@@ -74,13 +75,19 @@ export class RtspConnection {
     }
   }
 
+  /** Writes queued and not yet done; a measure of how far the peer lags. */
+  get pendingWrites(): number {
+    return this.#pendingWrites;
+  }
+
   /** Write all of `bytes`; writes are queued so they never interleave. */
   write(bytes: Uint8Array): Promise<void> {
+    this.#pendingWrites++;
     const write = this.#writing.then(async () => {
       if (this.#closed) return;
       let offset = 0;
       while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
-    });
+    }).finally(() => this.#pendingWrites--);
     this.#writing = write.catch(() => {});
     return write;
   }

@@ -24,9 +24,12 @@ import { serializeSession, serializeTransport } from "../wire/rtsp_headers.ts";
 import { RtspParseError } from "../wire/rtsp_parser.ts";
 import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
 import { type Clock, realClock } from "./clock.ts";
-import { Pacer } from "./pacer.ts";
+import { type PacedTask, Pacer } from "./pacer.ts";
+import { UdpPortPair } from "./udp_port_pair.ts";
+import { parseRtcpPackets } from "../wire/rtcp_packet.ts";
+import { serializeInterleaved } from "../wire/rtsp_message.ts";
 import { RtspConnection } from "./rtsp_connection.ts";
-import { type Dialect, ServerSession } from "./server_session.ts";
+import { type Dialect, ServerSession, type SessionTransport } from "./server_session.ts";
 
 /** A request that gets an error status; `message` goes to the log. */
 export class RtspError extends Error {
@@ -55,6 +58,8 @@ export interface RtspServerOptions {
   sessionTimeout?: number;
   /** Quiet time that completes a lab-dialect request, in ms. @default {40} */
   idleFlushMs?: number;
+  /** Seconds between RTCP sender reports. @default {5} */
+  rtcpInterval?: number;
   /** Largest RTP packet of a standard session, headers included, in bytes. @default {1400} */
   maxPacketSize?: number;
   /** Where log lines go (one per request). @default {console.error} */
@@ -80,6 +85,9 @@ interface Connection {
   sessions: Set<ServerSession>;
 }
 
+/** Most interleaved writes queued on a connection before RTP packets are dropped. */
+const MAX_INTERLEAVED_BACKLOG = 512;
+
 type Handler = (conn: Connection, req: RtspRequest) => Promise<RtspResponse> | RtspResponse;
 
 function randomUint32(): number {
@@ -93,12 +101,24 @@ export interface ServerCounters {
   badRequests: number;
   sessionsCreated: number;
   sendErrors: number;
+  /** RTCP packets received from clients, and those that did not parse. */
+  rtcpReceived: number;
+  rtcpMalformed: number;
+  /** RTP packets dropped because a TCP client could not keep up. */
+  interleavedDropped: number;
+  /** Sessions torn down because their client went silent. */
+  sessionsTimedOut: number;
 }
 
 /** An RTSP server streaming lab MJPEG files. */
 export class RtspServer {
   readonly #listener: Deno.TcpListener;
-  readonly #udp: Deno.DatagramConn;
+  readonly #udp: UdpPortPair;
+  /** Sessions by their SSRC, to match RTCP receiver reports. */
+  readonly #bySsrc = new Map<number, ServerSession>();
+  /** Each playing session's RTCP sender-report task. */
+  readonly #rtcpTasks = new Map<ServerSession, PacedTask>();
+  readonly #reaper: PacedTask;
   readonly #options: Required<Omit<RtspServerOptions, "hostname" | "port">>;
   readonly #library: MediaLibrary;
   readonly #pacer: Pacer;
@@ -114,16 +134,20 @@ export class RtspServer {
     badRequests: 0,
     sessionsCreated: 0,
     sendErrors: 0,
+    rtcpReceived: 0,
+    rtcpMalformed: 0,
+    interleavedDropped: 0,
+    sessionsTimedOut: 0,
   };
   #closing = false;
 
   private constructor(
     listener: Deno.TcpListener,
-    udp: Deno.DatagramConn,
+    hostname: string,
     options: RtspServerOptions,
   ) {
     this.#listener = listener;
-    this.#udp = udp;
+    this.#udp = UdpPortPair.bind(hostname, (d) => this.#onRtcp(d.data, d.from.hostname));
     this.#options = {
       mediaDir: options.mediaDir ?? ".",
       fps: options.fps ?? 20,
@@ -131,12 +155,15 @@ export class RtspServer {
       sessionTimeout: options.sessionTimeout ?? 60,
       idleFlushMs: options.idleFlushMs ?? 40,
       maxPacketSize: options.maxPacketSize ?? 1400,
+      rtcpInterval: options.rtcpInterval ?? 5,
       log: options.log ?? ((line) => console.error(line)),
       clock: options.clock ?? realClock,
     };
     if (!(this.#options.fps > 0)) throw new RangeError(`Cannot serve at ${this.#options.fps} fps`);
     this.#library = new MediaLibrary(this.#options.mediaDir);
     this.#pacer = new Pacer(this.#options.clock);
+    this.#reaper = { onDue: (now) => this.#reap(now) };
+    this.#pacer.schedule(this.#reaper, this.#options.clock.now() + 1000);
     this.#accepting = this.#acceptLoop();
   }
 
@@ -148,14 +175,12 @@ export class RtspServer {
   static start(options: RtspServerOptions): Promise<RtspServer> {
     const hostname = options.hostname ?? "0.0.0.0";
     const listener = Deno.listen({ hostname, port: options.port, transport: "tcp" });
-    let udp: Deno.DatagramConn;
     try {
-      udp = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
+      return Promise.resolve(new RtspServer(listener, hostname, options));
     } catch (error) {
       listener.close();
       throw error;
     }
-    return Promise.resolve(new RtspServer(listener, udp, options));
   }
 
   /** The address RTSP is served on. */
@@ -163,9 +188,9 @@ export class RtspServer {
     return this.#listener.addr;
   }
 
-  /** The UDP port RTP is sent from. */
+  /** The UDP port RTP is sent from (even); RTCP uses the one above. */
   get rtpPort(): number {
-    return (this.#udp.addr as Deno.NetAddr).port;
+    return this.#udp.rtpPort;
   }
 
   /** Stop accepting, end every session and connection, release every socket and timer. */
@@ -179,7 +204,7 @@ export class RtspServer {
     await this.#accepting;
     await Promise.all(this.#tasks);
     this.#pacer.close();
-    this.#udp.close();
+    await this.#udp.close();
   }
 
   async #acceptLoop(): Promise<void> {
@@ -214,7 +239,14 @@ export class RtspServer {
     this.counters.connections++;
     try {
       for await (const item of rtsp.items()) {
-        if (item.kind !== "request") continue; // responses and interleaved data are not expected yet
+        if (item.kind === "interleaved") {
+          const session = [...conn.sessions].find((s) =>
+            s.transport.channels?.[1] === item.channel
+          );
+          if (session) this.#onRtcp(item.data, undefined, session);
+          continue; // RTP from a client (e.g. NAT punching) is ignored
+        }
+        if (item.kind !== "request") continue; // a client's responses are not expected
         const response = await this.#respond(conn, item);
         await rtsp.write(serializeResponse(response));
       }
@@ -306,6 +338,7 @@ export class RtspServer {
     if (!session || !conn.sessions.has(session)) {
       throw new RtspError(454, `no session ${id} on this connection`);
     }
+    session.touch();
     return session;
   }
 
@@ -322,43 +355,179 @@ export class RtspServer {
     const source = await this.#library.open(ref.name);
     if (this.#closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
     const dialect = this.#dialectOf(req, ref, spec);
+    const payloads = dialect === "rtsp" ? this.#payloadsOf(source) : undefined;
+    const { transport, reply } = this.#openTransport(conn, spec, dialect);
     const session = new ServerSession({
       id: this.#newSessionId(),
       dialect,
-      payloads: dialect === "rtsp" ? this.#payloadsOf(source) : undefined,
+      payloads,
       initialSequence: randomUint32() & 0xffff,
       streamName: ref.name,
       source,
-      destination: { hostname: conn.rtsp.remoteAddr.hostname, rtpPort: spec.clientPort!.start },
-      ssrc: randomUint32(),
+      transport,
+      ssrc: this.#newSsrc(),
       timestampBase: randomUint32(),
       fps: this.#options.fps,
       loop: this.#options.loop,
-      sendDatagram: (data, hostname, port) => this.#sendDatagram(data, hostname, port),
+      now: () => this.#options.clock.now(),
       onSkip: (s, _frame, why) => this.#options.log(`session ${s.id}: skipped ${why}`),
-      onEnd: (s) =>
-        this.#options.log(`session ${s.id}: end of stream after ${s.stream.sent} frames`),
+      onEnd: (s) => {
+        this.#options.log(`session ${s.id}: end of stream after ${s.stream.sent} frames`);
+        // BYE once the last frame's time is over, so it cannot overtake that frame.
+        const bye: PacedTask = { onDue: () => void this.#stopRtcp(s, "end of stream") };
+        this.#pacer.schedule(bye, this.#options.clock.now() + 1000 / this.#options.fps);
+      },
     });
     this.sessions.set(session.id, session);
+    this.#bySsrc.set(session.ssrc, session);
     conn.sessions.add(session);
     this.counters.sessionsCreated++;
     const response = createResponse(200, { Session: this.#sessionHeader(session) });
     if (session.dialect === "rtsp") {
-      response.headers.set(
-        "Transport",
-        serializeTransport({
-          protocol: "RTP",
-          profile: "AVP",
-          lowerTransport: "UDP",
-          unicast: true,
-          clientPort: spec.clientPort!,
-          serverPort: { start: this.rtpPort },
-          ssrc: session.ssrc,
-          extra: [],
-        }),
-      );
+      response.headers.set("Transport", serializeTransport({ ...reply, ssrc: session.ssrc }));
     }
     return response;
+  }
+
+  /**
+   * Where a new session's packets go. UDP: to the requester's client ports,
+   * from the server's port pair (the lab gets no RTCP, which its client does
+   * not expect). TCP: interleaved on the RTSP connection.
+   */
+  #openTransport(
+    conn: Connection,
+    spec: TransportSpec,
+    dialect: Dialect,
+  ): { transport: SessionTransport; reply: TransportSpec } {
+    if (spec.lowerTransport === "TCP") {
+      const rtp = spec.interleaved!.start;
+      const rtcp = spec.interleaved!.end ?? rtp + 1;
+      return {
+        transport: {
+          description: `tcp channels ${rtp}-${rtcp}`,
+          channels: [rtp, rtcp],
+          sendRtp: (packet) => {
+            if (conn.rtsp.pendingWrites > MAX_INTERLEAVED_BACKLOG) {
+              this.counters.interleavedDropped++;
+              return;
+            }
+            conn.rtsp.write(serializeInterleaved(rtp, packet)).catch(() => {});
+          },
+          sendRtcp: (packet) => {
+            conn.rtsp.write(serializeInterleaved(rtcp, packet)).catch(() => {});
+          },
+        },
+        reply: {
+          protocol: "RTP",
+          profile: "AVP",
+          lowerTransport: "TCP",
+          unicast: true,
+          interleaved: { start: rtp, end: rtcp },
+          extra: [],
+        },
+      };
+    }
+    const host = conn.rtsp.remoteAddr.hostname;
+    const rtpPort = spec.clientPort!.start;
+    const rtcpPort = spec.clientPort!.end ?? rtpPort + 1;
+    return {
+      transport: {
+        description: `udp ${host}:${rtpPort}-${rtcpPort}`,
+        host,
+        sendRtp: (packet) => this.#udp.sendRtp(packet, host, rtpPort),
+        sendRtcp: dialect === "lab"
+          ? () => {}
+          : (packet) => this.#udp.sendRtcp(packet, host, rtcpPort),
+      },
+      reply: {
+        protocol: "RTP",
+        profile: "AVP",
+        lowerTransport: "UDP",
+        unicast: true,
+        clientPort: { start: rtpPort, end: rtcpPort },
+        serverPort: { start: this.#udp.rtpPort, end: this.#udp.rtcpPort },
+        extra: [],
+      },
+    };
+  }
+
+  #newSsrc(): number {
+    for (;;) {
+      const ssrc = randomUint32();
+      if (!this.#bySsrc.has(ssrc)) return ssrc;
+    }
+  }
+
+  /** Start sending sender reports for a session: one now, then every few seconds. */
+  #startRtcp(session: ServerSession): void {
+    if (this.#rtcpTasks.has(session) || session.dialect === "lab") return;
+    const interval = this.#options.rtcpInterval * 1000;
+    const task: PacedTask = {
+      onDue: (now) => {
+        session.transport.sendRtcp(session.rtcpReport());
+        return now + interval;
+      },
+    };
+    this.#rtcpTasks.set(session, task);
+    // Right after the first frame, so the report has RTP time to tie to.
+    this.#pacer.schedule(task, this.#options.clock.now() + 1);
+  }
+
+  /** Stop the sender reports of a session and say goodbye (RTCP BYE). */
+  #stopRtcp(session: ServerSession, reason: string): void {
+    const task = this.#rtcpTasks.get(session);
+    if (!task) return;
+    this.#pacer.cancel(task);
+    this.#rtcpTasks.delete(session);
+    session.transport.sendRtcp(session.rtcpReport(reason));
+  }
+
+  /** RTCP from a client: receiver reports keep its session alive and are logged. */
+  #onRtcp(data: Uint8Array, fromHost: string | undefined, via?: ServerSession): void {
+    this.counters.rtcpReceived++;
+    let packets;
+    try {
+      packets = parseRtcpPackets(data);
+    } catch {
+      this.counters.rtcpMalformed++;
+      return;
+    }
+    for (const packet of packets) {
+      if (packet.type !== "rr" && packet.type !== "sr") continue;
+      for (const block of packet.reports) {
+        const session = via ?? this.#bySsrc.get(block.ssrc);
+        if (!session || session.ssrc !== block.ssrc) continue;
+        // Only the client the session streams to may keep it alive.
+        if (fromHost !== undefined && session.transport.host !== fromHost) {
+          continue;
+        }
+        session.touch();
+        this.#options.log(
+          `session ${session.id}: receiver report: ${
+            (100 * block.fractionLost / 256).toFixed(1)
+          }% lost recently, ${block.cumulativeLost} in all, jitter ${
+            (block.jitter * 1000 / 90000).toFixed(2)
+          } ms`,
+        );
+      }
+    }
+  }
+
+  /** Tear down standard sessions whose clients have been silent past the timeout. */
+  #reap(now: number): number {
+    const limit = this.#options.sessionTimeout * 1000;
+    for (const conn of this.#connections) {
+      for (const session of conn.sessions) {
+        if (session.dialect === "lab" || now - session.lastActivity <= limit) continue;
+        this.counters.sessionsTimedOut++;
+        this.#options.log(
+          `session ${session.id}: no request or RTCP for ${this.#options.sessionTimeout} s; torn down`,
+        );
+        conn.sessions.delete(session);
+        this.#endSession(session, "session timeout");
+      }
+    }
+    return now + 1000;
   }
 
   /** The shared RFC 2435 payloads of a file; 415 when a frame cannot be carried. */
@@ -401,19 +570,44 @@ export class RtspServer {
     );
   }
 
-  /** The first transport this server can serve: RTP over unicast UDP to the requester. */
+  /**
+   * The first transport this server can serve: RTP over unicast UDP to the
+   * requester's own address, or interleaved on the RTSP connection.
+   */
   #chooseTransport(conn: Connection, specs: TransportSpec[]): TransportSpec {
     const peer = conn.rtsp.remoteAddr.hostname;
     for (const spec of specs) {
-      if (spec.protocol !== "RTP" || spec.lowerTransport !== "UDP" || !spec.unicast) continue;
+      if (spec.protocol !== "RTP" || !spec.unicast) continue;
       if (spec.profile !== undefined && spec.profile !== "AVP") continue;
-      if (!spec.clientPort || spec.clientPort.start === 0) continue;
       if (spec.destination !== undefined && spec.destination !== peer) {
         throw new RtspError(461, `destination ${spec.destination} is not the requester (${peer})`);
       }
+      if (spec.lowerTransport === "TCP") {
+        if (spec.profile === undefined) continue; // the lab form is UDP only
+        const used = new Set<number>();
+        for (const s of conn.sessions) {
+          for (const channel of s.transport.channels ?? []) used.add(channel);
+        }
+        let start = spec.interleaved?.start;
+        if (start === undefined) { // the client left the choice to us
+          start = 0;
+          while (used.has(start) || used.has(start + 1)) start += 2;
+        }
+        const end = spec.interleaved?.end ?? start + 1;
+        if (end > 255 || used.has(start) || used.has(end)) {
+          throw new RtspError(461, `interleaved channels ${start}-${end} are not free`);
+        }
+        return { ...spec, interleaved: { start, end } };
+      }
+      if (spec.lowerTransport !== "UDP" || !spec.clientPort || spec.clientPort.start === 0) {
+        continue;
+      }
       return spec;
     }
-    throw new RtspError(461, "no supported transport (RTP/AVP unicast UDP with client_port)");
+    throw new RtspError(
+      461,
+      "no supported transport (RTP/AVP unicast UDP with client_port, or RTP/AVP/TCP interleaved)",
+    );
   }
 
   #dialectOf(req: RtspRequest, ref: StreamRef, spec: TransportSpec): Dialect {
@@ -432,6 +626,7 @@ export class RtspServer {
     if (session.state === "ready") {
       session.state = "playing";
       this.#pacer.schedule(session.stream, session.stream.play(this.#options.clock.now()));
+      this.#startRtcp(session);
     }
     const response = createResponse(200, { Session: this.#sessionHeader(session) });
     if (session.dialect === "rtsp") {
@@ -455,7 +650,7 @@ export class RtspServer {
   #teardown(conn: Connection, req: RtspRequest): RtspResponse {
     const session = this.#session(conn, req);
     conn.sessions.delete(session);
-    this.#endSession(session);
+    this.#endSession(session, "teardown");
     return createResponse(200, { Session: this.#sessionHeader(session) });
   }
 
@@ -468,16 +663,12 @@ export class RtspServer {
     return createResponse(200, headers);
   }
 
-  #endSession(session: ServerSession): void {
+  #endSession(session: ServerSession, reason = "connection closed"): void {
+    this.#stopRtcp(session, reason);
     session.stream.pause();
     this.#pacer.cancel(session.stream);
     session.state = "init";
     this.sessions.delete(session.id);
-  }
-
-  #sendDatagram(data: Uint8Array, hostname: string, port: number): void {
-    this.#udp.send(data, { transport: "udp", hostname, port }).catch(() => {
-      this.counters.sendErrors++;
-    });
+    this.#bySsrc.delete(session.ssrc);
   }
 }

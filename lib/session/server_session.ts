@@ -1,6 +1,7 @@
 /**
  * One RTSP session on the server: its state (INIT → READY → PLAYING, as in
- * the lab and RFC 2326 Appendix A), where its RTP goes, and its stream.
+ * the lab and RFC 2326 Appendix A), where its RTP and RTCP go, its stream,
+ * and the RTCP it sends (sender reports, SDES, BYE).
  *
  * @module
  */
@@ -10,7 +11,9 @@ import {
   PAYLOAD_TYPE_JPEG,
   RTP_HEADER_SIZE,
   serializeRtpPacket,
+  VIDEO_CLOCK_RATE,
 } from "../wire/rtp_packet.ts";
+import { type RtcpPacket, serializeRtcpCompound, toNtpTime } from "../wire/rtcp_packet.ts";
 import { FrameStream, type OutgoingFrame } from "./frame_stream.ts";
 
 /** Session states of RFC 2326 Appendix A (the lab's INIT, READY, PLAYING). */
@@ -22,14 +25,19 @@ export type SessionState = "init" | "ready" | "playing";
  */
 export type Dialect = "lab" | "rtsp";
 
-/** Where a session's RTP goes. */
-export interface UdpDestination {
-  hostname: string;
-  rtpPort: number;
+/** Where a session's packets go: UDP ports of the client, or channels of its RTSP connection. */
+export interface SessionTransport {
+  /** For logs, e.g. `udp 127.0.0.1:5008-5009` or `tcp channels 0-1`. */
+  readonly description: string;
+  /** The client's address, for UDP. */
+  readonly host?: string;
+  /** RTP and RTCP channels, for TCP interleaving. */
+  readonly channels?: readonly [number, number];
+  /** Send one RTP packet; must not throw. */
+  sendRtp(packet: Uint8Array): void;
+  /** Send one RTCP datagram; must not throw. */
+  sendRtcp(packet: Uint8Array): void;
 }
-
-/** Sends one datagram; must not throw (failures are counted by the caller). */
-export type DatagramSender = (data: Uint8Array, hostname: string, port: number) => void;
 
 /** Options for {@linkcode ServerSession}. */
 export interface ServerSessionOptions {
@@ -38,12 +46,11 @@ export interface ServerSessionOptions {
   /** Stream name as requested, for logs. */
   streamName: string;
   source: MjpegSource;
-  destination: UdpDestination;
+  transport: SessionTransport;
   ssrc: number;
   timestampBase: number;
   fps: number;
   loop: boolean;
-  sendDatagram: DatagramSender;
   /**
    * RTP/JPEG (RFC 2435) payloads of every frame, for standard sessions. Lab
    * sessions leave it out and get the whole JPEG in one datagram.
@@ -51,6 +58,10 @@ export interface ServerSessionOptions {
   payloads?: RtpJpegPayloads;
   /** First RTP sequence number of a standard session (random, RFC 3550). @default {0} */
   initialSequence?: number;
+  /** SDES CNAME. @default {"rtsp-lab"} */
+  cname?: string;
+  /** Monotonic clock, ms (for the RTP time of sender reports). */
+  now(): number;
   /** Called when a frame cannot be sent (too large for a datagram). */
   onSkip?(session: ServerSession, frame: OutgoingFrame, reason: string): void;
   /** Called when the last frame has been sent. */
@@ -67,16 +78,21 @@ export class ServerSession {
   readonly streamName: string;
   readonly source: MjpegSource;
   readonly ssrc: number;
-  destination: UdpDestination;
+  readonly transport: SessionTransport;
   state: SessionState = "ready";
   readonly stream: FrameStream;
-  /** Packets and payload bytes sent, frames skipped. */
+  /** Packets and payload bytes sent (RFC 3550 sender counts), frames skipped. */
   packetsSent = 0;
   octetsSent = 0;
   framesSkipped = 0;
+  /** Last time (monotonic ms) the client showed it is alive: a request or RTCP. */
+  lastActivity: number;
   readonly #options: ServerSessionOptions;
   /** Next sequence number of a standard session. */
   #sequence: number;
+  /** RTP timestamp and monotonic time of the last frame sent, for sender reports. */
+  #lastTimestamp: number | undefined;
+  #lastSentAt = 0;
 
   constructor(options: ServerSessionOptions) {
     this.#options = options;
@@ -85,8 +101,9 @@ export class ServerSession {
     this.streamName = options.streamName;
     this.source = options.source;
     this.ssrc = options.ssrc;
-    this.destination = options.destination;
+    this.transport = options.transport;
     this.#sequence = options.initialSequence ?? 0;
+    this.lastActivity = options.now();
     this.stream = new FrameStream({
       frames: options.source.frames,
       fps: options.fps,
@@ -102,7 +119,48 @@ export class ServerSession {
     return this.#options.payloads ? this.#sequence & 0xffff : this.stream.nextFrameNumber & 0xffff;
   }
 
+  /** Note that the client is alive. */
+  touch(): void {
+    this.lastActivity = this.#options.now();
+  }
+
+  /**
+   * A compound RTCP packet: a sender report (NTP time now and the RTP time
+   * it corresponds to) and an SDES CNAME, plus BYE when `bye` is set.
+   */
+  rtcpReport(bye?: string): Uint8Array {
+    const now = this.#options.now();
+    const rtpNow = this.#lastTimestamp === undefined
+      ? this.stream.nextTimestamp
+      : (this.#lastTimestamp + Math.round((now - this.#lastSentAt) * VIDEO_CLOCK_RATE / 1000)) >>>
+        0;
+    const ntp = toNtpTime(Date.now());
+    const packets: RtcpPacket[] = [
+      {
+        type: "sr",
+        ssrc: this.ssrc,
+        ntpSeconds: ntp.seconds,
+        ntpFraction: ntp.fraction,
+        rtpTimestamp: rtpNow,
+        packetCount: this.packetsSent >>> 0,
+        octetCount: this.octetsSent >>> 0,
+        reports: [],
+      },
+      {
+        type: "sdes",
+        chunks: [{
+          ssrc: this.ssrc,
+          items: [{ type: 1, text: this.#options.cname ?? "rtsp-lab" }],
+        }],
+      },
+    ];
+    if (bye !== undefined) packets.push({ type: "bye", sources: [this.ssrc], reason: bye });
+    return serializeRtcpCompound(packets);
+  }
+
   #send(frame: OutgoingFrame): void {
+    this.#lastTimestamp = frame.timestamp;
+    this.#lastSentAt = this.#options.now();
     if (this.#options.payloads) this.#sendRtpJpeg(frame, this.#options.payloads);
     else this.#sendLab(frame);
   }
@@ -124,7 +182,7 @@ export class ServerSession {
       });
       this.packetsSent++;
       this.octetsSent += list[i].length;
-      this.#options.sendDatagram(packet, this.destination.hostname, this.destination.rtpPort);
+      this.transport.sendRtp(packet);
     }
   }
 
@@ -151,6 +209,6 @@ export class ServerSession {
     });
     this.packetsSent++;
     this.octetsSent += frame.data.length;
-    this.#options.sendDatagram(packet, this.destination.hostname, this.destination.rtpPort);
+    this.transport.sendRtp(packet);
   }
 }
