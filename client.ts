@@ -14,18 +14,27 @@ import {
 } from "./mod.ts";
 
 const USAGE = `Usage: rtsp-client <server_host> <server_port> <rtp_port> <video_file> [options]
+       rtsp-client rtsp://host[:port]/path [options]
 
 Plays <video_file> from an RTSP server, receiving RTP on UDP <rtp_port>
-(0 picks a free port), and reports statistics. A plain run does SETUP and
-PLAY, receives until the stream ends (or --frames/--duration), then TEARDOWN.
+(0 picks a free port; in standard RTSP, RTCP uses the port above), and
+reports statistics. A plain run does SETUP and PLAY (DESCRIBE first in
+standard RTSP), receives until the stream ends (an RTCP BYE, or silence, or
+--frames/--duration), then TEARDOWN.
 
 Options:
   --out DIR          write each complete frame as DIR/frame_NNNNNN.jpg
   --frames N         stop after N complete frames
   --duration SEC     stop after SEC seconds of receiving
   --end-after SEC    the stream has ended when no packet came for SEC s (default 2)
+  --mjpeg FILE       also record complete frames into FILE in the lab MJPEG format
   --stats FILE       also write the statistics as JSON to FILE
-  --dialect D        lab (the lab's exact format; default) or rtsp (standard RTSP)
+  --dialect D        auto (default: standard RTSP, or the lab's dialect when the
+                     server does not answer OPTIONS within 0.5 s), lab (the lab's
+                     exact format) or rtsp (standard RTSP)
+  --transport T      udp (default) or tcp (RTP interleaved on the RTSP connection;
+                     standard RTSP only)
+  --rtp-port N       RTP port for the rtsp:// form (default 0: a free one)
   --interactive      read commands from stdin, one per line: setup, play,
                      pause, teardown, stats, quit (the lab's four buttons)
   --quiet            no live status line
@@ -60,7 +69,10 @@ function parse() {
         duration: { type: "string" },
         "end-after": { type: "string", default: "2" },
         stats: { type: "string" },
-        dialect: { type: "string", default: "lab" },
+        mjpeg: { type: "string" },
+        dialect: { type: "string", default: "auto" },
+        transport: { type: "string", default: "udp" },
+        "rtp-port": { type: "string", default: "0" },
         interactive: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -74,20 +86,39 @@ function parse() {
     console.log(USAGE);
     Deno.exit(0);
   }
-  if (positionals.length !== 4) {
-    usageError("expected <server_host> <server_port> <rtp_port> <video_file>");
+  let host: string, portText: string, rtpText: string, resource: string;
+  if (positionals.length === 1 && /^rtsp:\/\//i.test(positionals[0])) {
+    let url: URL;
+    try {
+      url = new URL(positionals[0].replace(/^rtsp:/i, "http:"));
+    } catch {
+      usageError(`"${positionals[0]}" is not a valid rtsp:// URL`);
+    }
+    host = url.hostname.replace(/^\[|\]$/g, "");
+    portText = url.port || "554";
+    rtpText = values["rtp-port"];
+    resource = positionals[0];
+  } else if (positionals.length === 4) {
+    [host, portText, rtpText, resource] = positionals;
+  } else {
+    usageError("expected <server_host> <server_port> <rtp_port> <video_file>, or an rtsp:// URL");
   }
-  const [host, portText, rtpText, resource] = positionals;
   const port = Number(portText);
   const rtpPort = Number(rtpText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     usageError(`server_port "${portText}" is not a port number`);
   }
-  if (!Number.isInteger(rtpPort) || rtpPort < 0 || rtpPort > 65535) {
+  if (!Number.isInteger(rtpPort) || rtpPort < 0 || rtpPort > 65534) {
     usageError(`rtp_port "${rtpText}" is not a port number`);
   }
-  if (values.dialect !== "lab" && values.dialect !== "rtsp") {
-    usageError(`--dialect "${values.dialect}" must be lab or rtsp`);
+  if (!["auto", "lab", "rtsp"].includes(values.dialect)) {
+    usageError(`--dialect "${values.dialect}" must be auto, lab or rtsp`);
+  }
+  if (values.transport !== "udp" && values.transport !== "tcp") {
+    usageError(`--transport "${values.transport}" must be udp or tcp`);
+  }
+  if (values.transport === "tcp" && values.dialect === "lab") {
+    usageError("--transport tcp needs standard RTSP; the lab dialect carries RTP over UDP only");
   }
   const frames = positiveNumber("--frames", values.frames);
   if (frames !== undefined && !Number.isInteger(frames)) {
@@ -98,8 +129,10 @@ function parse() {
     port,
     rtpPort,
     resource,
-    dialect: values.dialect as "lab" | "rtsp",
+    dialect: values.dialect as "auto" | "lab" | "rtsp",
+    transport: values.transport as "udp" | "tcp",
     outDir: values.out,
+    mjpegFile: values.mjpeg,
     frames,
     durationSec: positiveNumber("--duration", values.duration),
     endAfterSec: positiveNumber("--end-after", values["end-after"])!,
@@ -138,6 +171,9 @@ async function report(client: StreamClient, options: Options): Promise<void> {
   console.log(formatSummary(summary));
   if (options.outDir !== undefined && summary.framesReceived > 0) {
     console.log(`frames written to ${options.outDir} (${frameFileName(1)}, ...)`);
+  }
+  if (options.mjpegFile !== undefined && summary.framesReceived > 0) {
+    console.log(`recording written to ${options.mjpegFile} (lab MJPEG)`);
   }
   for (const line of client.damaged) console.error(`rtsp-client: damaged ${line}`);
   if (options.statsFile !== undefined) {
@@ -248,7 +284,9 @@ async function main(): Promise<number> {
       rtpPort: options.rtpPort,
       resource: options.resource,
       dialect: options.dialect,
+      transport: options.transport,
       outDir: options.outDir,
+      mjpegFile: options.mjpegFile,
       onProgress: statusLine(options),
     });
   } catch (error) {

@@ -388,7 +388,7 @@ Deno.test("cli: client asking for a missing file exits 1 naming the 404", async 
       "missing.mjpeg",
     ]);
     assert.equal(out.code, 1, describe(out));
-    assert.match(out.stderr, /^rtsp-client: SETUP missing\.mjpeg was refused: 404/);
+    assert.match(out.stderr, /^rtsp-client: (SETUP|DESCRIBE) \S*missing\.mjpeg was refused: 404/);
   });
 });
 

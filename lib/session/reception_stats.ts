@@ -6,6 +6,7 @@
  * @module
  */
 import { VIDEO_CLOCK_RATE } from "../wire/rtp_packet.ts";
+import type { ReportBlock } from "../wire/rtcp_packet.ts";
 
 /** A summary of what was received, as printed and written to JSON. */
 export interface ReceptionSummary {
@@ -129,6 +130,37 @@ export class ReceptionStats {
     this.#seen.add(extended);
     this.#seenOrder.push(extended);
     if (this.#seenOrder.length > 4096) this.#seen.delete(this.#seenOrder.shift()!);
+  }
+
+  #expectedPrior = 0;
+  #receivedPrior = 0;
+
+  /**
+   * An RTCP report block about this source (RFC 3550 §6.4.1, A.3): the
+   * fraction lost since the previous block, cumulative loss, the highest
+   * sequence number, jitter, and LSR/DLSR from the last sender report.
+   *
+   * @param lastSr Middle 32 bits of the last SR's NTP time and when it arrived (ms).
+   */
+  reportBlock(ssrc: number, now: number, lastSr?: { ntpMiddle: number; at: number }): ReportBlock {
+    const expected = this.#started ? this.#maxExtended - this.#baseSeq + 1 : 0;
+    const expectedInterval = expected - this.#expectedPrior;
+    const receivedInterval = this.#received - this.#receivedPrior;
+    const lostInterval = expectedInterval - receivedInterval;
+    this.#expectedPrior = expected;
+    this.#receivedPrior = this.#received;
+    const lost = Math.max(-0x800000, Math.min(0x7fffff, expected - this.#received));
+    return {
+      ssrc,
+      fractionLost: expectedInterval === 0 || lostInterval <= 0
+        ? 0
+        : Math.min(255, Math.floor((lostInterval * 256) / expectedInterval)),
+      cumulativeLost: lost,
+      extendedHighestSequence: this.#maxExtended >>> 0,
+      jitter: Math.floor(this.#jitter) >>> 0,
+      lastSr: lastSr?.ntpMiddle ?? 0,
+      delaySinceLastSr: lastSr ? Math.floor((now - lastSr.at) * 65536 / 1000) >>> 0 : 0,
+    };
   }
 
   /** Whether any packet has been received. */

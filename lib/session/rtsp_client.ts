@@ -9,6 +9,7 @@ import {
   createRequest,
   type InterleavedFrame,
   type RtspResponse,
+  serializeInterleaved,
   serializeRequest,
 } from "../wire/rtsp_message.ts";
 import { parseSession } from "../wire/rtsp_headers.ts";
@@ -57,6 +58,10 @@ export class RtspClient {
   sessionTimeout: number | undefined;
   /** Dialect requests are written in. */
   dialect: Dialect;
+  /** When the last request was sent (clock ms), for keep-alive timing. */
+  lastRequestAt = 0;
+  /** Requests one at a time: each waits for the previous reply. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(conn: Deno.Conn, options: RtspClientOptions) {
     this.#options = options;
@@ -141,13 +146,25 @@ export class RtspClient {
    * @throws {RtspClientError} on no reply, a closed connection, a reply with
    * the wrong CSeq, or a Session that changes.
    */
-  async request(
+  request(
     method: string,
     uri: string,
     headers: Record<string, string> = {},
     options: { timeoutMs?: number } = {},
   ): Promise<RtspResponse> {
+    const result = this.#queue.then(() => this.#exchange(method, uri, headers, options));
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  async #exchange(
+    method: string,
+    uri: string,
+    headers: Record<string, string>,
+    options: { timeoutMs?: number },
+  ): Promise<RtspResponse> {
     const cseq = ++this.#cseq;
+    this.lastRequestAt = (this.#options.clock ?? realClock).now();
     const all: Record<string, string> = { CSeq: String(cseq) };
     if (this.session !== undefined && method !== "SETUP") all.Session = this.session;
     Object.assign(all, headers);
@@ -156,7 +173,10 @@ export class RtspClient {
     await this.#rtsp.write(serializeRequest(request, { dialect: this.dialect })).catch((e) => {
       throw new RtspClientError(`Cannot send ${method}: ${e instanceof Error ? e.message : e}`);
     });
-    const reply = await this.#nextReply(options.timeoutMs ?? this.#options.replyTimeoutMs ?? 5000);
+    const timeoutMs = options.timeoutMs ?? this.#options.replyTimeoutMs ?? 5000;
+    let reply = await this.#nextReply(timeoutMs);
+    // A late reply to an earlier request that timed out is skipped.
+    while (Number(reply.headers.get("cseq")) < cseq) reply = await this.#nextReply(timeoutMs);
     const replyCseq = reply.headers.get("cseq")?.trim();
     if (replyCseq === undefined) {
       throw new RtspClientError(`The reply to ${method} has no CSeq`, reply.status);
@@ -186,6 +206,11 @@ export class RtspClient {
       }
     }
     return reply;
+  }
+
+  /** Send an interleaved frame (RTCP of a TCP-interleaved session) on the connection. */
+  sendInterleaved(channel: number, data: Uint8Array): void {
+    this.#rtsp.write(serializeInterleaved(channel, data)).catch(() => {});
   }
 
   /** Close the connection and wait for the reader to finish. */

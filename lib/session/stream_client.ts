@@ -1,41 +1,56 @@
 /**
  * The headless client: the lab's four buttons (SETUP, PLAY, PAUSE, TEARDOWN)
- * over an {@linkcode RtspClient}, an RTP receiver with the lab's 0.5 s
- * timeout, statistics, and verified frames written to a directory.
+ * over an {@linkcode RtspClient}, in the lab's dialect or in standard RTSP
+ * (DESCRIBE, RTP/JPEG over UDP or TCP, RTCP receiver reports, keep-alive),
+ * with statistics and verified frames written to a directory or a lab MJPEG
+ * file.
  *
  * @module
  */
 import { ParseError } from "../wire/errors.ts";
 import { jpegProblem } from "../wire/jpeg.ts";
 import { Rfc2435Depacketizer } from "../wire/rfc2435_depacketizer.ts";
+import { ntpMiddle, parseRtcpPackets, serializeRtcpCompound } from "../wire/rtcp_packet.ts";
 import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../wire/rtp_packet.ts";
-import { parseSdp } from "../wire/sdp.ts";
+import { parseTransport } from "../wire/rtsp_headers.ts";
 import type { RtspResponse } from "../wire/rtsp_message.ts";
+import { parseSdp } from "../wire/sdp.ts";
 import { type Clock, realClock } from "./clock.ts";
-import { FrameSink } from "./frame_sink.ts";
+import { FrameSink, MjpegRecorder } from "./frame_sink.ts";
 import { ReceptionStats, type ReceptionSummary } from "./reception_stats.ts";
-import { RtspClient, RtspClientError } from "./rtsp_client.ts";
-import { RtpReceiver } from "./rtp_receiver.ts";
 import { ReorderBuffer } from "./reorder_buffer.ts";
+import { RtpReceiver } from "./rtp_receiver.ts";
+import { RtspClient, RtspClientError } from "./rtsp_client.ts";
 import type { Dialect } from "./server_session.ts";
+
+/** The dialect to speak; `auto` tries standard RTSP and falls back to the lab's. */
+export type ClientDialect = Dialect | "auto";
 
 /** Options for {@linkcode StreamClient.open}. */
 export interface StreamClientOptions {
   /** RTSP server host and port. */
   host: string;
   port: number;
-  /** UDP port to receive RTP on; 0 picks a free one. */
+  /** UDP port to receive RTP on (RTCP on the one above in standard RTSP); 0 picks free ones. */
   rtpPort: number;
   /** The stream: a file name such as `video.mjpeg`, or an `rtsp://` URL. */
   resource: string;
   /** @default {"lab"} */
-  dialect?: Dialect;
+  dialect?: ClientDialect;
+  /** How standard RTSP carries RTP: UDP, or interleaved on the RTSP connection. @default {"udp"} */
+  transport?: "udp" | "tcp";
   /** Directory for `frame_NNNNNN.jpg` files; frames are not written when absent. */
   outDir?: string;
+  /** Also record complete frames into this lab MJPEG file. */
+  mjpegFile?: string;
   /** Wait for each RTP datagram this long, in ms (the lab's 0.5 s). @default {500} */
   receiveTimeoutMs?: number;
   /** Wait for each RTSP reply this long, in ms. @default {5000} */
   replyTimeoutMs?: number;
+  /** With `auto`, wait this long for an answer to OPTIONS before speaking the lab dialect. @default {500} */
+  autoTimeoutMs?: number;
+  /** Seconds between RTCP receiver reports. @default {5} */
+  rtcpIntervalSec?: number;
   /** Called after every receive wait with the statistics so far. */
   onProgress?(summary: ReceptionSummary): void;
   clock?: Clock;
@@ -56,7 +71,7 @@ export interface ReceiveLimits {
 }
 
 /** Why {@linkcode StreamClient.receive} returned. */
-export type ReceiveEnd = "frames" | "duration" | "end-of-stream" | "aborted";
+export type ReceiveEnd = "frames" | "duration" | "end-of-stream" | "bye" | "aborted";
 
 /** Resolve an SDP `a=control` value against the base URL (RFC 2326 C.1.1). */
 export function resolveControl(base: string, control: string | undefined): string {
@@ -65,24 +80,37 @@ export function resolveControl(base: string, control: string | undefined): strin
   return base.endsWith("/") ? base + control : `${base}/${control}`;
 }
 
-/** A client session: control connection, RTP socket, statistics, frame sink. */
+/** How long to keep reading after an RTCP BYE, for packets that were overtaken. */
+const BYE_GRACE_MS = 200;
+
+/** A client session: control connection, RTP receiver, statistics, frame sinks. */
 export class StreamClient {
   readonly rtsp: RtspClient;
   readonly receiver: RtpReceiver;
   readonly stats: ReceptionStats = new ReceptionStats();
-  readonly uri: string;
   readonly #options: StreamClientOptions;
   readonly #clock: Clock;
   readonly #sink: FrameSink | undefined;
+  readonly #recorder: MjpegRecorder | undefined;
+  /** Our own SSRC, for receiver reports. */
+  readonly #ownSsrc = crypto.getRandomValues(new Uint32Array(1))[0];
   #ssrc: number | undefined;
   /** SSRCs other than the session's that sent to our port. */
   foreignPackets = 0;
   /** Frames refused and why (the last few), for reporting. */
   readonly damaged: string[] = [];
   /** The URL SETUP goes to (the track's control URL after DESCRIBE). */
-  setupUri: string;
+  setupUri: string | undefined;
   /** Frames per second announced in the SDP, used to number frames by timestamp. */
   fps: number | undefined;
+  /** Methods the server listed in its OPTIONS reply. */
+  publicMethods: string[] = [];
+  /** Where RTCP goes: the server's RTCP port, or our interleaved RTCP channel. */
+  #rtcpPort: number | undefined;
+  #rtcpChannel: number | undefined;
+  #lastSr: { ntpMiddle: number; at: number } | undefined;
+  #lastReportAt = 0;
+  #byeAt: number | undefined;
   #depacketizer: Rfc2435Depacketizer | undefined;
   readonly #reorder = new ReorderBuffer<{ extended: number; packet: RtpPacket }>();
   #firstTimestamp: number | undefined;
@@ -96,32 +124,71 @@ export class StreamClient {
     this.#options = options;
     this.#clock = options.clock ?? realClock;
     this.#sink = options.outDir !== undefined ? new FrameSink(options.outDir) : undefined;
-    const dialect = options.dialect ?? "lab";
-    this.uri = dialect === "lab" || /^rtsp:\/\//i.test(options.resource)
-      ? options.resource
-      : `rtsp://${
-        options.host.includes(":") ? `[${options.host}]` : options.host
-      }:${options.port}/${options.resource.replace(/^\/+/, "")}`;
-    this.setupUri = this.uri;
+    this.#recorder = options.mjpegFile !== undefined
+      ? new MjpegRecorder(options.mjpegFile)
+      : undefined;
   }
 
   /**
-   * Bind the RTP port, then connect to the server.
+   * Bind the RTP port (or prepare for interleaving), connect to the server,
+   * and with `auto` find out which dialect it speaks.
    *
-   * @throws {Error} when the port is in use or the server cannot be reached.
+   * @throws {Error} when a port is in use or the server cannot be reached.
    */
   static async open(options: StreamClientOptions): Promise<StreamClient> {
-    const receiver = RtpReceiver.bind(options.rtpPort, "0.0.0.0", options.clock);
+    const dialect = options.dialect ?? "lab";
+    const tcp = options.transport === "tcp" && dialect !== "lab";
+    const receiver = tcp
+      ? RtpReceiver.interleaved({ clock: options.clock })
+      : RtpReceiver.bind(options.rtpPort, { rtcp: dialect !== "lab", clock: options.clock });
+    let client: StreamClient | undefined;
     try {
       const rtsp = await RtspClient.connect(options.host, options.port, {
-        dialect: options.dialect ?? "lab",
+        dialect: dialect === "lab" ? "lab" : "rtsp",
         replyTimeoutMs: options.replyTimeoutMs,
         clock: options.clock,
+        onInterleaved: (frame) => {
+          if (client) client.#onInterleaved(frame.channel, frame.data);
+        },
       });
-      return new StreamClient(rtsp, receiver, options);
+      client = new StreamClient(rtsp, receiver, options);
+      if (dialect === "auto") await client.#detectDialect();
+      if (tcp && client.dialect === "lab") {
+        throw new RtspClientError(
+          "The server speaks the lab dialect, which carries RTP over UDP only (not --transport tcp)",
+        );
+      }
+      return client;
     } catch (error) {
-      receiver.close();
+      if (client) await client.close();
+      else await receiver.close();
       throw error;
+    }
+  }
+
+  /** The dialect being spoken. */
+  get dialect(): Dialect {
+    return this.rtsp.dialect;
+  }
+
+  /** The request URL: the lab's bare name, or `rtsp://host:port/name`. */
+  get uri(): string {
+    const { resource, host, port } = this.#options;
+    if (this.dialect === "lab" || /^rtsp:\/\//i.test(resource)) return resource;
+    const hostPart = host.includes(":") ? `[${host}]` : host;
+    return `rtsp://${hostPart}:${port}/${resource.replace(/^\/+/, "")}`;
+  }
+
+  /** Standard RTSP answers OPTIONS; the lab's server says nothing, so speak its dialect. */
+  async #detectDialect(): Promise<void> {
+    try {
+      const reply = await this.rtsp.request("OPTIONS", this.uri, {}, {
+        timeoutMs: this.#options.autoTimeoutMs ?? 500,
+      });
+      this.publicMethods = (reply.headers.get("public") ?? "").split(",").map((m) => m.trim());
+    } catch (error) {
+      if (!(error instanceof RtspClientError) || !/No reply/.test(error.message)) throw error;
+      this.rtsp.dialect = "lab";
     }
   }
 
@@ -144,15 +211,21 @@ export class StreamClient {
       "DESCRIBE",
       await this.rtsp.request("DESCRIBE", this.uri, { Accept: "application/sdp" }),
     );
-    const sdp = parseSdp(new TextDecoder().decode(reply.body));
+    let sdp;
+    try {
+      sdp = parseSdp(new TextDecoder().decode(reply.body));
+    } catch (error) {
+      throw new RtspClientError(
+        `The DESCRIBE reply is not SDP: ${error instanceof Error ? error.message : error}`,
+      );
+    }
     const media = sdp.media.find((m) =>
       m.type === "video" && m.formats.includes(PAYLOAD_TYPE_JPEG)
     );
     if (!media) throw new RtspClientError(`${this.uri} has no JPEG video (payload type 26)`);
     const base = reply.headers.get("content-base") ?? reply.headers.get("content-location") ??
       this.uri;
-    const control = media.attributes.get("control");
-    this.setupUri = resolveControl(base, control);
+    this.setupUri = resolveControl(base, media.attributes.get("control"));
     const fps = Number(media.attributes.get("framerate") ?? sdp.attributes.get("framerate"));
     if (fps > 0) this.fps = fps;
     const dims = /^\s*(\d+)\s*,\s*(\d+)/.exec(media.attributes.get("x-dimensions") ?? "");
@@ -162,19 +235,35 @@ export class StreamClient {
     return reply;
   }
 
-  /** SETUP with the RTP port in the Transport header (after DESCRIBE in standard RTSP). */
+  /** SETUP with our RTP port (or channels) in the Transport header; DESCRIBE first in standard RTSP. */
   async setup(): Promise<RtspResponse> {
-    if (this.rtsp.dialect === "rtsp" && !this.#depacketizer) await this.describe();
+    if (this.dialect === "rtsp" && !this.#depacketizer) await this.describe();
     const port = this.receiver.port;
-    const transport = this.rtsp.dialect === "lab"
+    const transport = this.dialect === "lab"
       ? `RTP/UDP; client_port= ${port}`
-      : `RTP/AVP;unicast;client_port=${port}-${port + 1}`;
+      : this.#options.transport === "tcp"
+      ? "RTP/AVP/TCP;unicast;interleaved=0-1"
+      : `RTP/AVP;unicast;client_port=${port}-${this.receiver.rtcpPort ?? port + 1}`;
     const reply = this.#expectOk(
       "SETUP",
-      await this.rtsp.request("SETUP", this.setupUri, { Transport: transport }),
+      await this.rtsp.request("SETUP", this.setupUri ?? this.uri, { Transport: transport }),
     );
     if (this.rtsp.session === undefined) {
       throw new RtspClientError(`The reply to SETUP has no Session header`, reply.status);
+    }
+    const header = reply.headers.get("transport");
+    if (this.dialect === "rtsp" && header) {
+      try {
+        const [chosen] = parseTransport(header);
+        if (chosen?.interleaved) {
+          this.#rtcpChannel = chosen.interleaved.end ?? chosen.interleaved.start + 1;
+        }
+        if (chosen?.serverPort) {
+          this.#rtcpPort = chosen.serverPort.end ?? chosen.serverPort.start + 1;
+        }
+      } catch {
+        // A server that writes an odd Transport still streams; RTCP just goes nowhere.
+      }
     }
     return reply;
   }
@@ -182,21 +271,26 @@ export class StreamClient {
   /** PLAY; the first PLAY starts the time-to-first-frame clock. */
   async play(): Promise<RtspResponse> {
     this.stats.playSentAt ??= this.#clock.now();
-    return this.#expectOk("PLAY", await this.rtsp.request("PLAY", this.uri));
+    return this.#expectOk("PLAY", await this.rtsp.request("PLAY", this.#aggregateUri));
   }
 
   /** PAUSE. */
   async pause(): Promise<RtspResponse> {
-    return this.#expectOk("PAUSE", await this.rtsp.request("PAUSE", this.uri));
+    return this.#expectOk("PAUSE", await this.rtsp.request("PAUSE", this.#aggregateUri));
   }
 
   /** TEARDOWN. */
   async teardown(): Promise<RtspResponse> {
-    return this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.uri));
+    return this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.#aggregateUri));
+  }
+
+  get #aggregateUri(): string {
+    return this.uri;
   }
 
   /**
-   * Receive RTP until a limit is reached.
+   * Receive RTP until a limit is reached, the stream ends (silence, or an
+   * RTCP BYE), or the signal aborts.
    *
    * @throws {RtspClientError} when no packet arrives within `firstPacketTimeoutSec`.
    */
@@ -222,30 +316,96 @@ export class StreamClient {
       if (limits.durationSec !== undefined && now - start >= limits.durationSec * 1000) {
         return "duration";
       }
+      if (this.#byeAt !== undefined && now - this.#byeAt >= BYE_GRACE_MS) return "bye";
       if (this.stats.started && limits.endAfterSec !== undefined) {
         if (now - lastPacketAt >= limits.endAfterSec * 1000) return "end-of-stream";
       } else if (!this.stats.started && limits.firstPacketTimeoutSec !== undefined) {
         if (now - start >= limits.firstPacketTimeoutSec * 1000) {
           throw new RtspClientError(
-            `No RTP arrived on UDP port ${this.receiver.port} within ${limits.firstPacketTimeoutSec} s`,
+            `No RTP arrived ${
+              this.receiver.port ? `on UDP port ${this.receiver.port}` : "on the RTSP connection"
+            } within ${limits.firstPacketTimeoutSec} s`,
           );
         }
       }
+      this.#housekeeping(now);
       let wait = timeoutMs;
       if (limits.durationSec !== undefined) {
         wait = Math.max(1, Math.min(wait, start + limits.durationSec * 1000 - now));
       }
+      if (this.#byeAt !== undefined) {
+        wait = Math.max(1, Math.min(wait, this.#byeAt + BYE_GRACE_MS - now));
+      }
       const datagram = await this.receiver.receive(wait);
       if (datagram) {
-        if (this.#onDatagram(datagram.data, datagram.at)) lastPacketAt = datagram.at;
+        if (datagram.rtcp) this.#onRtcp(datagram.data, datagram.at);
+        else if (this.#onRtp(datagram.data, datagram.at)) lastPacketAt = datagram.at;
         if (this.#pendingWrites > 64) await this.#writes; // let a slow disk catch up
       }
       this.#options.onProgress?.(this.stats.summary());
     }
   }
 
-  /** Account for one datagram; returns whether it was this session's RTP. */
-  #onDatagram(data: Uint8Array, at: number): boolean {
+  /** Standard RTSP: receiver reports every few seconds, and a keep-alive before the timeout. */
+  #housekeeping(now: number): void {
+    if (this.dialect !== "rtsp" || this.rtsp.session === undefined) return;
+    const interval = (this.#options.rtcpIntervalSec ?? 5) * 1000;
+    if (this.#ssrc !== undefined && now - this.#lastReportAt >= interval) {
+      this.#lastReportAt = now;
+      this.#sendRtcp(serializeRtcpCompound([
+        {
+          type: "rr",
+          ssrc: this.#ownSsrc,
+          reports: [this.stats.reportBlock(this.#ssrc, now, this.#lastSr)],
+        },
+        {
+          type: "sdes",
+          chunks: [{ ssrc: this.#ownSsrc, items: [{ type: 1, text: "rtsp-client" }] }],
+        },
+      ]));
+    }
+    const timeout = (this.rtsp.sessionTimeout ?? 60) * 1000;
+    if (now - this.rtsp.lastRequestAt >= timeout / 2) {
+      const method = this.publicMethods.includes("GET_PARAMETER") ? "GET_PARAMETER" : "OPTIONS";
+      this.rtsp.request(method, this.#aggregateUri).catch(() => {}); // the reply only refreshes
+    }
+  }
+
+  #sendRtcp(data: Uint8Array): void {
+    if (this.#rtcpChannel !== undefined) this.rtsp.sendInterleaved(this.#rtcpChannel, data);
+    else if (this.#rtcpPort !== undefined) {
+      this.receiver.sendRtcp(data, this.rtsp.remoteAddr.hostname, this.#rtcpPort);
+    }
+  }
+
+  #onInterleaved(channel: number, data: Uint8Array): void {
+    if (this.#rtcpChannel === undefined) this.receiver.deliver(data, channel % 2 === 1);
+    else this.receiver.deliver(data, channel === this.#rtcpChannel);
+  }
+
+  /** RTCP from the server: sender reports (for LSR/DLSR) and BYE (the end). */
+  #onRtcp(data: Uint8Array, at: number): void {
+    let packets;
+    try {
+      packets = parseRtcpPackets(data);
+    } catch {
+      this.stats.malformed++;
+      return;
+    }
+    for (const packet of packets) {
+      if (packet.type === "sr" && (this.#ssrc === undefined || packet.ssrc === this.#ssrc)) {
+        this.#lastSr = { ntpMiddle: ntpMiddle(packet.ntpSeconds, packet.ntpFraction), at };
+      }
+      if (
+        packet.type === "bye" && (this.#ssrc === undefined || packet.sources.includes(this.#ssrc))
+      ) {
+        this.#byeAt ??= at;
+      }
+    }
+  }
+
+  /** Account for one RTP datagram; returns whether it was this session's RTP. */
+  #onRtp(data: Uint8Array, at: number): boolean {
     let packet;
     try {
       packet = parseRtpPacket(data);
@@ -319,17 +479,20 @@ export class StreamClient {
     }
     this.stats.framesReceived++;
     const sink = this.#sink;
-    if (!sink) return;
+    const recorder = this.#recorder;
+    if (!sink && !recorder) return;
     this.#pendingWrites++;
     this.#writes = this.#writes.then(async () => {
-      await sink.write(frameNumber, jpeg);
-      this.#pendingWrites--;
-    });
+      await sink?.write(frameNumber, jpeg);
+      await recorder?.write(jpeg);
+    }).finally(() => this.#pendingWrites--);
   }
 
-  /** Close the RTSP connection and the RTP socket. */
+  /** Close the RTSP connection, the RTP receiver and the MJPEG recording. */
   async close(): Promise<void> {
-    this.receiver.close();
+    await this.#writes.catch(() => {});
+    await this.#recorder?.close();
+    await this.receiver.close();
     await this.rtsp.close();
   }
 }

@@ -241,9 +241,13 @@ export class Rfc2435Depacketizer {
       frame.tables,
       frame.restartInterval,
     );
-    const last = frame.chunks.at(-1);
-    const hasEoi = frame.size >= 2 && last !== undefined && last.length >= 2 &&
-      last[last.length - 2] === 0xff && last[last.length - 1] === 0xd9;
+    // The scan data may already end with EOI, possibly split over the last two fragments.
+    const tail = [];
+    for (let i = frame.chunks.length - 1; i >= 0 && tail.length < 2; i--) {
+      const chunk = frame.chunks[i];
+      for (let j = chunk.length - 1; j >= 0 && tail.length < 2; j--) tail.unshift(chunk[j]);
+    }
+    const hasEoi = tail[0] === 0xff && tail[1] === 0xd9;
     const out = new Uint8Array(head.length + frame.size + (hasEoi ? 0 : 2));
     out.set(head);
     let offset = head.length;
