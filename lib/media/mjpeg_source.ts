@@ -8,6 +8,7 @@ import { readLabFrames } from "../wire/lab_mjpeg.ts";
 import { parseJpegStructure, readJpegFrameInfo } from "../wire/jpeg.ts";
 import { LabMjpegError } from "../wire/lab_mjpeg.ts";
 import { ParseError } from "../wire/errors.ts";
+import { convertForRtpJpeg } from "./jpeg_conversion.ts";
 import {
   jpegToRtpFrame,
   packetizeRtpJpeg,
@@ -93,35 +94,81 @@ export interface RtpJpegPayloads {
   frames: readonly (readonly Uint8Array[])[];
   /** Total payloads over all frames. */
   packets: number;
+  /** Frames that RFC 2435 could not carry as they were and that were converted. */
+  converted: number;
+  /** Why the first converted frame needed it. */
+  conversionReason?: string;
 }
 
-const payloadCache = new WeakMap<MjpegSource, Map<number, RtpJpegPayloads>>();
+const payloadCache = new WeakMap<MjpegSource, Map<number, Promise<RtpJpegPayloads>>>();
 
 /**
  * The RFC 2435 payloads of every frame, computed once per source and payload size.
  *
  * @throws {LabMjpegError} naming the first frame RFC 2435 cannot carry, and why.
  */
-export function rtpJpegPayloads(source: MjpegSource, maxPayload: number): RtpJpegPayloads {
+export function rtpJpegPayloads(
+  source: MjpegSource,
+  maxPayload: number,
+  options: {
+    /**
+     * Awaited between two frame conversions (each takes tens of ms), so the
+     * caller can let its event loop pace the sessions already playing.
+     */
+    pause?: () => Promise<void>;
+  } = {},
+): Promise<RtpJpegPayloads> {
   let bySize = payloadCache.get(source);
   if (!bySize) payloadCache.set(source, bySize = new Map());
-  const cached = bySize.get(maxPayload);
-  if (cached) return cached;
+  let cached = bySize.get(maxPayload);
+  if (!cached) {
+    cached = packetizeSource(source, maxPayload, options.pause ?? (() => Promise.resolve()));
+    bySize.set(maxPayload, cached);
+    cached.catch(() => bySize.delete(maxPayload)); // a failure is not kept
+  }
+  return cached;
+}
+
+async function packetizeSource(
+  source: MjpegSource,
+  maxPayload: number,
+  pause: () => Promise<void>,
+): Promise<RtpJpegPayloads> {
   const frames: Uint8Array[][] = [];
   let packets = 0;
-  source.frames.forEach((jpeg, index) => {
+  let converted = 0;
+  let conversionReason: string | undefined;
+  for (const [index, jpeg] of source.frames.entries()) {
     let frame;
     try {
       frame = jpegToRtpFrame(jpeg);
     } catch (error) {
       if (!(error instanceof UnsupportedJpegError)) throw error;
-      throw new LabMjpegError(source.path, index, source.frameOffsets[index] ?? -1, error.message);
+      // Convert once, here, rather than drop the frame as other servers do;
+      // between frames, let the event loop pace the sessions already playing.
+      await pause();
+      try {
+        frame = jpegToRtpFrame(convertForRtpJpeg(jpeg));
+      } catch (failure) {
+        const why = failure instanceof Error ? failure.message : String(failure);
+        throw new LabMjpegError(
+          source.path,
+          index,
+          source.frameOffsets[index] ?? -1,
+          `${error.message}; ${why}`,
+        );
+      }
+      converted++;
+      conversionReason ??= error.message.replace(
+        /^Cannot send this JPEG as RTP\/JPEG \(RFC 2435\): /,
+        "",
+      );
     }
     const payloads = packetizeRtpJpeg(frame, maxPayload);
     packets += payloads.length;
     frames.push(payloads);
-  });
-  const result = { maxPayload, frames, packets };
-  bySize.set(maxPayload, result);
+  }
+  const result: RtpJpegPayloads = { maxPayload, frames, packets, converted };
+  if (conversionReason !== undefined) result.conversionReason = conversionReason;
   return result;
 }

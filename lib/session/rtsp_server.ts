@@ -8,7 +8,7 @@
  * @module
  */
 import { MediaError, MediaLibrary } from "../media/media_library.ts";
-import { type MjpegSource, rtpJpegPayloads } from "../media/mjpeg_source.ts";
+import { type MjpegSource, type RtpJpegPayloads, rtpJpegPayloads } from "../media/mjpeg_source.ts";
 import { LabMjpegError } from "../wire/lab_mjpeg.ts";
 import { RTP_HEADER_SIZE } from "../wire/rtp_packet.ts";
 import { serializeJpegSdp } from "../wire/sdp.ts";
@@ -23,7 +23,7 @@ import { parseSession, parseTransport, type TransportSpec } from "../wire/rtsp_h
 import { serializeSession, serializeTransport } from "../wire/rtsp_headers.ts";
 import { RtspParseError } from "../wire/rtsp_parser.ts";
 import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
-import { type Clock, realClock } from "./clock.ts";
+import { type Clock, realClock, sleep } from "./clock.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
 import { UdpPortPair } from "./udp_port_pair.ts";
 import { parseRtcpPackets } from "../wire/rtcp_packet.ts";
@@ -119,6 +119,8 @@ export class RtspServer {
   /** Each playing session's RTCP sender-report task. */
   readonly #rtcpTasks = new Map<ServerSession, PacedTask>();
   readonly #reaper: PacedTask;
+  /** Converted files already reported in the log. */
+  readonly #conversionsLogged = new WeakSet<object>();
   readonly #options: Required<Omit<RtspServerOptions, "hostname" | "port">>;
   readonly #library: MediaLibrary;
   readonly #pacer: Pacer;
@@ -355,7 +357,7 @@ export class RtspServer {
     const source = await this.#library.open(ref.name);
     if (this.#closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
     const dialect = this.#dialectOf(req, ref, spec);
-    const payloads = dialect === "rtsp" ? this.#payloadsOf(source) : undefined;
+    const payloads = dialect === "rtsp" ? await this.#payloadsOf(source) : undefined;
     const { transport, reply } = this.#openTransport(conn, spec, dialect);
     const session = new ServerSession({
       id: this.#newSessionId(),
@@ -531,9 +533,20 @@ export class RtspServer {
   }
 
   /** The shared RFC 2435 payloads of a file; 415 when a frame cannot be carried. */
-  #payloadsOf(source: MjpegSource) {
+  async #payloadsOf(source: MjpegSource): Promise<RtpJpegPayloads> {
     try {
-      return rtpJpegPayloads(source, this.#options.maxPacketSize - RTP_HEADER_SIZE);
+      const payloads = await rtpJpegPayloads(
+        source,
+        this.#options.maxPacketSize - RTP_HEADER_SIZE,
+        { pause: () => sleep(0, this.#options.clock) },
+      );
+      if (payloads.converted > 0 && !this.#conversionsLogged.has(payloads)) {
+        this.#conversionsLogged.add(payloads);
+        this.#options.log(
+          `${source.path}: converted ${payloads.converted} of ${source.frames.length} frames to baseline 4:2:0 for RTP/JPEG (${payloads.conversionReason})`,
+        );
+      }
+      return payloads;
     } catch (error) {
       if (error instanceof LabMjpegError) throw new MediaError(error.message, 415);
       throw error;
@@ -545,7 +558,7 @@ export class RtspServer {
     const ref = parseStreamRef(req.uri);
     if (!ref || ref.name === "") throw new RtspError(400, "DESCRIBE needs a stream name");
     const source = await this.#library.open(ref.name);
-    this.#payloadsOf(source); // refuse now what SETUP would refuse
+    await this.#payloadsOf(source); // refuse now what SETUP would refuse
     const local = conn.rtsp.conn.localAddr as Deno.NetAddr;
     const host = local.hostname.includes(":") ? `[${local.hostname}]` : local.hostname;
     const base = ref.form === "url"
