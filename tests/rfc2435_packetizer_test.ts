@@ -151,12 +151,19 @@ function greyscaleJpeg(): Uint8Array {
 }
 
 /** The quantization table of a video.mjpeg frame (ffmpeg writes one, id 0, 8-bit). */
-function videoQuantTable(jpeg: Uint8Array): Uint8Array {
+/**
+ * The luma and chroma tables of a video.mjpeg frame. The file stores frames in
+ * the form an RFC 2435 receiver rebuilds (tools/make_video.ts canonicalJpeg):
+ * one DQT segment with two 8-bit tables, 0 for luma and 1 for chroma (ffmpeg's
+ * single table, written for both).
+ */
+function videoQuantTables(jpeg: Uint8Array): [Uint8Array, Uint8Array] {
   const dqt = splitJpeg(jpeg).segments.filter((s) => s.marker === 0xdb);
   assert.equal(dqt.length, 1, "one DQT segment");
-  assert.equal(dqt[0].data.length, 65, "one 8-bit table");
+  assert.equal(dqt[0].data.length, 130, "two 8-bit tables");
   assert.equal(dqt[0].data[0], 0x00, "Pq 0, Tq 0");
-  return dqt[0].data.subarray(1);
+  assert.equal(dqt[0].data[65], 0x01, "Pq 0, Tq 1");
+  return [dqt[0].data.subarray(1, 65), dqt[0].data.subarray(66, 130)];
 }
 
 /** Check the payloads of `frame` and return their parsed headers. */
@@ -199,7 +206,7 @@ function checkPayloads(frame: RtpJpegFrame, payloads: Uint8Array[], maxPayload: 
 // ---------------------------------------------------------------------------
 // jpegToRtpFrame
 
-Deno.test("jpegToRtpFrame(): every frame of video.mjpeg is type 1, 384x288, one table twice", () => {
+Deno.test("jpegToRtpFrame(): every frame of video.mjpeg is type 1, 384x288, its two tables", () => {
   assert.equal(FRAMES.length, 200);
   FRAMES.forEach((jpeg, i) => {
     const frame = jpegToRtpFrame(jpeg);
@@ -208,10 +215,10 @@ Deno.test("jpegToRtpFrame(): every frame of video.mjpeg is type 1, 384x288, one 
     assert.equal(frame.height, 288, `frame ${i}: height`);
     assert.equal(frame.restartInterval, 0, `frame ${i}: no DRI`);
     assert.equal(frame.quantPrecision, 0, `frame ${i}: 8-bit tables`);
-    const table = videoQuantTable(jpeg);
+    const [luma, chroma] = videoQuantTables(jpeg);
     assert.equal(frame.quantTables.length, 128, `frame ${i}: 128 bytes of tables`);
-    assert.deepEqual([...frame.quantTables.subarray(0, 64)], [...table], `frame ${i}: luma`);
-    assert.deepEqual([...frame.quantTables.subarray(64)], [...table], `frame ${i}: chroma`);
+    assert.deepEqual([...frame.quantTables.subarray(0, 64)], [...luma], `frame ${i}: luma`);
+    assert.deepEqual([...frame.quantTables.subarray(64)], [...chroma], `frame ${i}: chroma`);
     const { scan } = splitJpeg(jpeg);
     assert.equal(frame.scan.length, scan.length, `frame ${i}: scan length`);
     assert.ok(frame.scan.every((b, k) => b === scan[k]), `frame ${i}: scan = SOS..EOI`);
@@ -540,14 +547,12 @@ Deno.test("jpegToRtpFrame() refuses a JPEG whose DHT differs from the standard t
 
 Deno.test("jpegToRtpFrame() refuses Cb and Cr with different tables, and missing tables", () => {
   const different = editJpeg(FRAMES[0], (segments) => {
-    const dqt = segments.find((s) => s.marker === 0xdb)!;
-    dqt.data = concat(dqt.data, [0x01], dqt.data.subarray(1));
-    sofOf(segments).data[6 + 6 + 2] = 1; // Cr -> table 1, Cb stays on 0
+    sofOf(segments).data[6 + 3 + 2] = 0; // Cb -> table 0, Cr stays on 1
   });
   assertRefused(different, /Cb and Cr use different quantization tables/);
   const missing = patchSof(FRAMES[0], ({ data }) => {
-    data[6 + 3 + 2] = 1;
-    data[6 + 6 + 2] = 1; // table 1 is never defined
+    data[6 + 3 + 2] = 2;
+    data[6 + 6 + 2] = 2; // table 2 is never defined
   });
   assertRefused(missing, /quantization table .*missing/);
 });

@@ -19,6 +19,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { parseJpegStructure, readJpegFrameInfo } from "../lib/wire/jpeg.ts";
 import { LAB_MAX_FRAME, writeLabMjpeg } from "../lib/wire/lab_mjpeg.ts";
+import { jpegToRtpFrame, UnsupportedJpegError } from "../lib/wire/rfc2435_packetizer.ts";
+import { buildJpegHeader } from "../lib/wire/rfc2435_depacketizer.ts";
 
 /**
  * Pixel formats the sample may use, with the luma-to-chroma sampling ratio
@@ -63,6 +65,13 @@ export interface MakeLabVideoOptions {
   maxFrame?: number;
   /** The ffmpeg executable (default `ffmpeg` on PATH). */
   ffmpeg?: string;
+  /**
+   * Store each frame that RFC 2435 can carry in the form an RTP/JPEG receiver
+   * rebuilds (RFC 2435 Appendix B: SOI, DQT, [DRI], SOF0, DHT, SOS, scan,
+   * EOI; no APP0 or comment), so a frame arrives byte-identical over the
+   * lab's RTP and over RTP/JPEG alike. The pixels are unchanged (default true).
+   */
+  canonical?: boolean;
 }
 
 /** What {@linkcode makeLabVideo} wrote. */
@@ -73,6 +82,32 @@ export interface LabVideoStats {
   bytes: number;
   /** Size of the largest JPEG in bytes. */
   largest: number;
+}
+
+/**
+ * The JPEG as an RFC 2435 receiver rebuilds it from the same scan data and
+ * tables, or the JPEG itself when RFC 2435 cannot carry it (4:4:4, …).
+ */
+export function canonicalJpeg(jpeg: Uint8Array): Uint8Array {
+  let frame;
+  try {
+    frame = jpegToRtpFrame(jpeg);
+  } catch (error) {
+    if (error instanceof UnsupportedJpegError) return jpeg;
+    throw error;
+  }
+  const header = buildJpegHeader(
+    frame.type,
+    frame.width,
+    frame.height,
+    { precision: frame.quantPrecision, data: frame.quantTables },
+    frame.restartInterval,
+  );
+  const out = new Uint8Array(header.length + frame.scan.length + 2);
+  out.set(header);
+  out.set(frame.scan, header.length);
+  out.set([0xff, 0xd9], header.length + frame.scan.length);
+  return out;
 }
 
 /**
@@ -93,6 +128,7 @@ export async function makeLabVideo(options: MakeLabVideoOptions = {}): Promise<L
     restartRows = false,
     maxFrame = LAB_CLIENT_MAX_FRAME,
     ffmpeg = "ffmpeg",
+    canonical = true,
   } = options;
   const ratio = PIX_FMTS[pixFmt];
   if (!ratio) throw new Error(`Unsupported pixel format ${pixFmt}`);
@@ -138,7 +174,8 @@ export async function makeLabVideo(options: MakeLabVideoOptions = {}): Promise<L
     const frames: Uint8Array[] = [];
     let largest = 0;
     for (const [index, name] of names.entries()) {
-      const jpeg = await Deno.readFile(join(dir, name));
+      let jpeg: Uint8Array = await Deno.readFile(join(dir, name));
+      if (canonical) jpeg = canonicalJpeg(jpeg);
       const where = `frame ${index} (${name}, ${jpeg.length} bytes)`;
       let structure, info;
       try {
@@ -187,6 +224,8 @@ Options:
   --seconds N        length in seconds (default 10)
   --pix-fmt FMT      yuvj420p (default), yuvj422p or yuvj444p
   --quality Q        ffmpeg -q:v, 1 (best) to 31 (smallest) (default 5)
+  --keep-headers     keep ffmpeg's JPEG headers (APP0, comment, one DQT) instead
+                     of the RFC 2435 receiver's form (see canonicalJpeg)
   --restart-rows     restart markers after every MCU row (ffmpeg's mjpeg encoder
                      has no restart-interval option; this encodes in slices)
   --max-frame N      fail if a JPEG is larger than N bytes (default ${LAB_CLIENT_MAX_FRAME},
@@ -216,6 +255,7 @@ function parseOptions(argv: string[]): MakeLabVideoOptions | undefined {
       "pix-fmt": { type: "string" },
       quality: { type: "string" },
       "restart-rows": { type: "boolean" },
+      "keep-headers": { type: "boolean" },
       "max-frame": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -228,6 +268,7 @@ function parseOptions(argv: string[]): MakeLabVideoOptions | undefined {
     quality: positive("quality", values.quality, true),
     maxFrame: positive("max-frame", values["max-frame"], true),
     restartRows: values["restart-rows"],
+    canonical: !values["keep-headers"],
   };
   if (values.size !== undefined) {
     const match = /^(\d+)x(\d+)$/.exec(values.size);
