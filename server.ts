@@ -9,7 +9,9 @@ import { RtspServer } from "./mod.ts";
 
 const USAGE = `Usage: rtsp-server <port> [options]
 
-Serves the lab MJPEG files of a directory over RTSP (RTP over UDP).
+Serves the lab MJPEG files of a directory over RTSP: the lab's dialect (whole
+JPEGs over RTP/UDP) to the lab's client, standard RTSP with RTP/JPEG
+(RFC 2435) over UDP or TCP and RTCP to players such as ffplay and GStreamer.
 Clients name a file by bare name (the lab's client) or by
 rtsp://host:port/<name>.
 
@@ -18,6 +20,13 @@ Options:
   --media-dir DIR    directory whose files are served (default: current directory)
   --fps N            frames per second (default 20)
   --loop             start each stream again after its last frame
+  --session-timeout SEC  tear down a standard session that sends no request or
+                     RTCP for SEC seconds (default 60; lab sessions live as
+                     long as their connection)
+  --idle-timeout SEC close a connection that holds no session and sends nothing
+                     for SEC seconds (default 30)
+  --max-connections N  answer 503 beyond N connections (default 1000)
+  --max-sessions N   answer 453 to SETUP beyond N sessions (default 2000)
   --quiet            no log line per request
   -h, --help         this help
 
@@ -39,6 +48,10 @@ async function main(): Promise<void> {
         "media-dir": { type: "string", default: "." },
         fps: { type: "string", default: "20" },
         loop: { type: "boolean", default: false },
+        "session-timeout": { type: "string", default: "60" },
+        "idle-timeout": { type: "string", default: "30" },
+        "max-connections": { type: "string", default: "1000" },
+        "max-sessions": { type: "string", default: "2000" },
         quiet: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -60,6 +73,17 @@ async function main(): Promise<void> {
   if (!(fps > 0) || fps > 1000) {
     fail(`--fps "${values.fps}" is not a number above 0 (at most 1000)`);
   }
+  const limit = (name: string, text: string, whole: boolean): number => {
+    const n = Number(text);
+    if (!(n > 0) || !Number.isFinite(n) || (whole && !Number.isInteger(n))) {
+      fail(`--${name} "${text}" is not a ${whole ? "whole " : ""}number above 0`);
+    }
+    return n;
+  };
+  const sessionTimeout = limit("session-timeout", values["session-timeout"], false);
+  const idleTimeout = limit("idle-timeout", values["idle-timeout"], false);
+  const maxConnections = limit("max-connections", values["max-connections"], true);
+  const maxSessions = limit("max-sessions", values["max-sessions"], true);
   try {
     const info = await Deno.stat(values["media-dir"]);
     if (!info.isDirectory) fail(`--media-dir ${values["media-dir"]} is not a directory`);
@@ -78,6 +102,10 @@ async function main(): Promise<void> {
       mediaDir: values["media-dir"],
       fps,
       loop: values.loop,
+      sessionTimeout,
+      idleTimeout,
+      maxConnections,
+      maxSessions,
       log: values.quiet ? () => {} : (line) => console.error(`${new Date().toISOString()} ${line}`),
     });
   } catch (error) {

@@ -28,12 +28,19 @@ export class RtspConnection {
   #writing: Promise<void> = Promise.resolve();
   #pendingWrites = 0;
   #closed = false;
+  #lastReceived: number;
 
   constructor(conn: Deno.Conn, options: RtspConnectionOptions = {}) {
     this.conn = conn;
     this.#parser = new RtspParser(options);
     this.#idleFlushMs = options.idleFlushMs ?? 40;
     this.#clock = options.clock ?? realClock;
+    this.#lastReceived = this.#clock.now();
+  }
+
+  /** When bytes last arrived (or the connection opened), on the connection's clock. */
+  get lastReceived(): number {
+    return this.#lastReceived;
   }
 
   /** The peer's address. */
@@ -71,6 +78,7 @@ export class RtspConnection {
       }
       pending = undefined;
       if (n === null) return;
+      this.#lastReceived = this.#clock.now();
       for (const item of this.#parser.push(buffer.subarray(0, n))) yield item;
     }
   }

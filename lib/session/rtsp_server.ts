@@ -56,6 +56,15 @@ export interface RtspServerOptions {
   loop?: boolean;
   /** Session timeout announced to standard clients, in seconds. @default {60} */
   sessionTimeout?: number;
+  /**
+   * Close a connection that holds no session and has sent nothing for this
+   * many seconds (a client that stalls or never asks). @default {30}
+   */
+  idleTimeout?: number;
+  /** Most RTSP connections at once; more are answered 503 and closed. @default {1000} */
+  maxConnections?: number;
+  /** Most sessions at once; SETUP beyond it is answered 453. @default {2000} */
+  maxSessions?: number;
   /** Quiet time that completes a lab-dialect request, in ms. @default {40} */
   idleFlushMs?: number;
   /** Seconds between RTCP sender reports. @default {5} */
@@ -108,6 +117,9 @@ export interface ServerCounters {
   interleavedDropped: number;
   /** Sessions torn down because their client went silent. */
   sessionsTimedOut: number;
+  /** Connections closed for being idle, and refused for being over the limit. */
+  connectionsIdled: number;
+  connectionsRefused: number;
 }
 
 /** An RTSP server streaming lab MJPEG files. */
@@ -140,6 +152,8 @@ export class RtspServer {
     rtcpMalformed: 0,
     interleavedDropped: 0,
     sessionsTimedOut: 0,
+    connectionsIdled: 0,
+    connectionsRefused: 0,
   };
   #closing = false;
 
@@ -156,6 +170,9 @@ export class RtspServer {
       loop: options.loop ?? false,
       sessionTimeout: options.sessionTimeout ?? 60,
       idleFlushMs: options.idleFlushMs ?? 40,
+      idleTimeout: options.idleTimeout ?? 30,
+      maxConnections: options.maxConnections ?? 1000,
+      maxSessions: options.maxSessions ?? 2000,
       maxPacketSize: options.maxPacketSize ?? 1400,
       rtcpInterval: options.rtcpInterval ?? 5,
       log: options.log ?? ((line) => console.error(line)),
@@ -237,7 +254,13 @@ export class RtspServer {
       peer: `${remote.hostname}:${remote.port}`,
       sessions: new Set(),
     };
-    this.#connections.add(conn);
+    const refuse = this.#connections.size >= this.#options.maxConnections;
+    this.#connections.add(conn); // so that close() reaches it either way
+    if (refuse) {
+      await this.#refuse(conn);
+      this.#connections.delete(conn);
+      return;
+    }
     this.counters.connections++;
     try {
       for await (const item of rtsp.items()) {
@@ -265,6 +288,30 @@ export class RtspServer {
       conn.sessions.clear();
       rtsp.close();
       this.#connections.delete(conn);
+    }
+  }
+
+  /** Over the connection limit: answer the first request 503 and close. */
+  async #refuse(conn: Connection): Promise<void> {
+    this.counters.connectionsRefused++;
+    const timer = this.#options.clock.setTimeout(() => conn.rtsp.close(), 5000);
+    try {
+      for await (const item of conn.rtsp.items()) {
+        if (item.kind !== "request") continue;
+        const response = createResponse(503);
+        const cseq = item.headers.get("cseq")?.trim();
+        if (cseq && /^\d{1,10}$/.test(cseq)) response.headers.set("CSeq", cseq);
+        this.#options.log(
+          `${conn.peer} ${item.method} ${item.uri} session=- 503 (more than ${this.#options.maxConnections} connections)`,
+        );
+        await conn.rtsp.write(serializeResponse(response));
+        break;
+      }
+    } catch {
+      // whatever it sent, it is refused
+    } finally {
+      this.#options.clock.clearTimeout(timer);
+      conn.rtsp.close();
     }
   }
 
@@ -354,6 +401,9 @@ export class RtspServer {
     const transportHeader = req.headers.get("transport");
     if (transportHeader === undefined) throw new RtspError(461, "SETUP without a Transport header");
     const spec = this.#chooseTransport(conn, parseTransport(transportHeader));
+    if (this.sessions.size >= this.#options.maxSessions) {
+      throw new RtspError(453, `more than ${this.#options.maxSessions} sessions`);
+    }
     const source = await this.#library.open(ref.name);
     if (this.#closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
     const dialect = this.#dialectOf(req, ref, spec);
@@ -515,10 +565,24 @@ export class RtspServer {
     }
   }
 
-  /** Tear down standard sessions whose clients have been silent past the timeout. */
+  /**
+   * Tear down standard sessions whose clients have been silent past the
+   * timeout, and close connections that hold no session and went quiet.
+   */
   #reap(now: number): number {
     const limit = this.#options.sessionTimeout * 1000;
     for (const conn of this.#connections) {
+      if (
+        conn.sessions.size === 0 &&
+        now - conn.rtsp.lastReceived > this.#options.idleTimeout * 1000
+      ) {
+        this.counters.connectionsIdled++;
+        this.#options.log(
+          `${conn.peer} idle for ${this.#options.idleTimeout} s with no session; closed`,
+        );
+        conn.rtsp.close();
+        continue;
+      }
       for (const session of conn.sessions) {
         if (session.dialect === "lab" || now - session.lastActivity <= limit) continue;
         this.counters.sessionsTimedOut++;
