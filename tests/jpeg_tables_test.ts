@@ -8,39 +8,15 @@ import {
 import { parseJpegStructure } from "../lib/wire/jpeg.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { catchError } from "./_helpers.ts";
+import { requirePeer } from "./_peers.ts";
 
 const VIDEO = new URL("../video.mjpeg", import.meta.url);
 
-// ---------------------------------------------------------------------------
-// ffmpeg: skipped with a warning when missing, except with CI=true, where the
-// tests run and fail loudly.
-
-const CI = Deno.env.get("CI") === "true";
-const HAVE_FFMPEG = await (async () => {
-  try {
-    const { success } = await new Deno.Command("ffmpeg", {
-      args: ["-version"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-})();
-if (!HAVE_FFMPEG && !CI) {
-  console.warn("jpeg_tables_test.ts: ffmpeg not found; skipping the tests that need it");
-}
-const SKIP_WITHOUT_FFMPEG = !HAVE_FFMPEG && !CI;
+/** Fails loudly in CI when ffmpeg is missing; elsewhere the tests that need it are skipped. */
+const SKIP_WITHOUT_FFMPEG = !await requirePeer("ffmpeg", ["-version"]);
 
 /** One JPEG of ffmpeg's testsrc2 pattern, encoded with extra `args` (e.g. `-huffman optimal`). */
 async function ffmpegJpeg(args: string[], size = "64x48"): Promise<Uint8Array> {
-  if (!HAVE_FFMPEG) {
-    throw new Error(
-      "ffmpeg is required (CI=true) but was not found; install it (apt-get install ffmpeg)",
-    );
-  }
   const { success, stdout, stderr } = await new Deno.Command("ffmpeg", {
     args: [
       ...["-hide_banner", "-v", "error", "-nostdin"],

@@ -18,46 +18,18 @@ import {
 import { jpegToRtpFrame, packetizeRtpJpeg } from "../lib/wire/rfc2435_packetizer.ts";
 import { concat } from "./_helpers.ts";
 import { assertSamePicture } from "./_same_picture.ts";
+import { requirePeer } from "./_peers.ts";
 
 const VIDEO = new URL("../video.mjpeg", import.meta.url);
 const FRAMES: Uint8Array[] = [...readLabFrames(await Deno.readFile(VIDEO), "video.mjpeg")].map(
   (f) => f.data,
 );
 
-// ---------------------------------------------------------------------------
-// ffmpeg: skipped with a warning when missing, except with CI=true, where the
-// tests run and fail loudly.
-
-const CI = Deno.env.get("CI") === "true";
-const HAVE_FFMPEG = await (async () => {
-  try {
-    const { success } = await new Deno.Command("ffmpeg", {
-      args: ["-version"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-})();
-if (!HAVE_FFMPEG && !CI) {
-  console.warn("rfc2435_depacketizer_test.ts: ffmpeg not found; skipping the tests that need it");
-}
-const SKIP_WITHOUT_FFMPEG = !HAVE_FFMPEG && !CI;
-
-function requireFfmpeg(): void {
-  if (!HAVE_FFMPEG) {
-    throw new Error(
-      "ffmpeg is required (CI=true) but was not found; install it (apt-get install ffmpeg)",
-    );
-  }
-}
+/** Fails loudly in CI when ffmpeg is missing; elsewhere the tests that need it are skipped. */
+const SKIP_WITHOUT_FFMPEG = !await requirePeer("ffmpeg", ["-version"]);
 
 /** The frame checksums ffmpeg computes when it decodes `path` (comment lines left out). */
 async function framemd5(path: string): Promise<string[]> {
-  requireFfmpeg();
   const { success, stdout, stderr } = await new Deno.Command("ffmpeg", {
     args: ["-hide_banner", "-v", "error", "-nostdin", "-i", path, "-f", "framemd5", "-"],
     stdin: "null",
@@ -260,7 +232,6 @@ Deno.test({
   name: "round trip: ffmpeg decodes rebuilt frames to the same pixels as the originals",
   ignore: SKIP_WITHOUT_FFMPEG,
   fn: async () => {
-    requireFfmpeg();
     const picks = [0, 1, 57, 123, 199];
     const events = pushAll(new Rfc2435Depacketizer(), packetsOf(FRAMES).flat());
     const rebuilt = frames(events);
@@ -627,7 +598,6 @@ Deno.test({
   name: "restart markers round-trip (ffmpeg slices) and decode to the same pixels",
   ignore: SKIP_WITHOUT_FFMPEG,
   fn: async () => {
-    requireFfmpeg();
     const dir = await Deno.makeTempDir({ prefix: "rfc2435-depacketizer-" });
     try {
       const original = join(dir, "rst.jpg");

@@ -11,46 +11,18 @@ import {
 } from "../lib/wire/rfc2435_packetizer.ts";
 import { makeLabVideo } from "../tools/make_video.ts";
 import { catchError, concat } from "./_helpers.ts";
+import { requirePeer } from "./_peers.ts";
 
 const VIDEO = new URL("../video.mjpeg", import.meta.url);
 const FRAMES: Uint8Array[] = [...readLabFrames(await Deno.readFile(VIDEO), "video.mjpeg")].map(
   (f) => f.data,
 );
 
-// ---------------------------------------------------------------------------
-// ffmpeg: skipped with a warning when missing, except with CI=true, where the
-// tests run and fail loudly.
-
-const CI = Deno.env.get("CI") === "true";
-const HAVE_FFMPEG = await (async () => {
-  try {
-    const { success } = await new Deno.Command("ffmpeg", {
-      args: ["-version"],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-})();
-if (!HAVE_FFMPEG && !CI) {
-  console.warn("rfc2435_packetizer_test.ts: ffmpeg not found; skipping the tests that need it");
-}
-const SKIP_WITHOUT_FFMPEG = !HAVE_FFMPEG && !CI;
-
-function requireFfmpeg(): void {
-  if (!HAVE_FFMPEG) {
-    throw new Error(
-      "ffmpeg is required (CI=true) but was not found; install it (apt-get install ffmpeg)",
-    );
-  }
-}
+/** Fails loudly in CI when ffmpeg is missing; elsewhere the tests that need it are skipped. */
+const SKIP_WITHOUT_FFMPEG = !await requirePeer("ffmpeg", ["-version"]);
 
 /** One JPEG of ffmpeg's testsrc2 pattern, encoded with extra `args`. */
 async function ffmpegJpeg(args: string[], size = "64x48"): Promise<Uint8Array> {
-  requireFfmpeg();
   const { success, stdout, stderr } = await new Deno.Command("ffmpeg", {
     args: [
       ...["-hide_banner", "-v", "error", "-nostdin"],
@@ -286,7 +258,6 @@ Deno.test({
   name: "jpegToRtpFrame() + packetizeRtpJpeg(): restart markers (ffmpeg slices) give type 65",
   ignore: SKIP_WITHOUT_FFMPEG,
   fn: async () => {
-    requireFfmpeg();
     const dir = await Deno.makeTempDir({ prefix: "rfc2435-packetizer-" });
     try {
       const out = join(dir, "rst.mjpeg");
