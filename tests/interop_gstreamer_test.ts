@@ -20,10 +20,16 @@
  * the BYE can arrive before rtspsrc has learnt the stream's SSRC; it then
  * ignores the BYE and ends only at the BYE timeout, with a "timed out"
  * warning, 2.5-5 s later.
+ *
+ * A 4:4:4 file, which RFC 2435 cannot carry, plays too: the server converts
+ * it to baseline 4:2:0 once, and each depayloaded JPEG decodes to exactly
+ * the picture of the converted frame.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readLabFrames } from "../mod.ts";
+import { convertForRtpJpeg } from "../lib/media/jpeg_conversion.ts";
+import { makeLabVideo } from "../tools/make_video.ts";
 import { frameMd5s, requirePeer, runCommand, startTestServer, tail } from "./_peers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -75,16 +81,43 @@ function gstreamerComplaints(stdout: string, stderr: string): string[] {
   );
 }
 
+/** A file to play with {@linkcode playWithGstreamer}, and what to expect of it. */
+interface Stream {
+  mediaDir: string;
+  name: string;
+  /** Frames in the file. */
+  frames: number;
+  /** Frames that must arrive (UDP may lose a few on a loaded machine). */
+  minFrames: number;
+  fps: number;
+  /** MD5s of the pictures the frames should decode to (with ffmpeg), in file order. */
+  expectedMd5s: () => Promise<string[]>;
+}
+
+const VIDEO_STREAM: Stream = {
+  mediaDir: ROOT,
+  name: VIDEO,
+  frames: FRAMES.length,
+  minFrames: MIN_FRAMES,
+  fps: FPS,
+  expectedMd5s: videoMd5s,
+};
+
 /**
- * Play video.mjpeg with gst-launch over `protocols`, save the depayloaded
- * JPEGs and check that at least {@linkcode MIN_FRAMES} arrived, decoded by
- * jpegdec, and that each is one of the original pictures, in order.
+ * Play `stream` with gst-launch over `protocols`, save the depayloaded JPEGs
+ * and check that at least `stream.minFrames` arrived, decoded by jpegdec,
+ * and that each is one of the expected pictures, in order.
+ *
+ * @returns The server's log.
  */
-async function playWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
+async function playWithGstreamer(
+  protocols: "udp" | "tcp",
+  stream: Stream = VIDEO_STREAM,
+): Promise<string[]> {
   const dir = await Deno.makeTempDir({ prefix: `interop_gstreamer_${protocols}_` });
   try {
-    await using server = await startTestServer({ mediaDir: ROOT, fps: FPS });
-    const url = server.url(VIDEO);
+    await using server = await startTestServer({ mediaDir: stream.mediaDir, fps: stream.fps });
+    const url = server.url(stream.name);
     const pipeline = [
       ...["rtspsrc", `location=${url}`, `protocols=${protocols}`, "latency=200"],
       ...["!", "rtpjpegdepay", "!"],
@@ -136,16 +169,16 @@ async function playWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
       result.stopped || (result.success && eos),
       `gst-launch neither ended at EOS nor ran until the end of the stream: ${context}`,
     );
-    assert.ok(saved.length >= MIN_FRAMES, `too few frames saved: ${context}`);
-    assert.ok(saved.length <= FRAMES.length, `more frames than the file has: ${context}`);
-    assert.ok(decodedCount >= MIN_FRAMES, `too few frames decoded by jpegdec: ${context}`);
+    assert.ok(saved.length >= stream.minFrames, `too few frames saved: ${context}`);
+    assert.ok(saved.length <= stream.frames, `more frames than the file has: ${context}`);
+    assert.ok(decodedCount >= stream.minFrames, `too few frames decoded by jpegdec: ${context}`);
     // (jpegdec's output size is not asserted from gst-launch -v: its caps notice is
     // sometimes not printed before EOS. The pictures are checked below instead.)
 
-    // Every saved JPEG decodes cleanly with ffmpeg to one of the originals, in order.
+    // Every saved JPEG decodes cleanly with ffmpeg to one of the expected pictures, in order.
     const jpegs = await Promise.all(saved.map((name) => Deno.readFile(join(dir, name))));
     const md5s = await frameMd5s(jpegs);
-    const originals = await videoMd5s();
+    const originals = await stream.expectedMd5s();
     let next = 0;
     for (const [i, md5] of md5s.entries()) {
       const index = originals.indexOf(md5, next);
@@ -155,6 +188,7 @@ async function playWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
       );
       next = index + 1;
     }
+    return [...server.log];
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -169,4 +203,69 @@ Deno.test("GStreamer rtspsrc ! rtpjpegdepay ! jpegdec plays video.mjpeg over RTP
 Deno.test("GStreamer rtspsrc ! rtpjpegdepay ! jpegdec plays video.mjpeg over RTSP/TCP interleaved", async () => {
   if (!await haveGstreamer()) return;
   await playWithGstreamer("tcp");
+});
+
+// --- A 4:4:4 file: RFC 2435 cannot carry it, so the server converts it to baseline 4:2:0.
+
+const LAB_444 = "lab444.mjpeg";
+
+let lab444: Promise<{ file: Uint8Array; frames: number; md5s: string[] }> | undefined;
+
+/**
+ * A 2 s yuvj444p lab file (40 frames, makeLabVideo) and the ffmpeg MD5s of
+ * the pictures its frames convert to, made once for all tests.
+ */
+function makeLab444(): Promise<{ file: Uint8Array; frames: number; md5s: string[] }> {
+  lab444 ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "interop_gstreamer_444_" });
+    try {
+      const out = join(dir, LAB_444);
+      const stats = await makeLabVideo({ out, pixFmt: "yuvj444p", seconds: 2 });
+      const file = await Deno.readFile(out);
+      const frames = [...readLabFrames(file, LAB_444)].map((f) => f.data);
+      assert.equal(frames.length, stats.frames);
+      // What arrives is the frame convertForRtpJpeg makes of each original.
+      return { file, frames: frames.length, md5s: await frameMd5s(frames.map(convertForRtpJpeg)) };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  })();
+  return lab444;
+}
+
+/** Play the 4:4:4 file at 50 fps; the server must log its conversion once. */
+async function play444(protocols: "udp" | "tcp"): Promise<void> {
+  const { file, frames, md5s } = await makeLab444();
+  const mediaDir = await Deno.makeTempDir({ prefix: `interop_gstreamer_444_${protocols}_` });
+  try {
+    await Deno.writeFile(join(mediaDir, LAB_444), file);
+    const log = await playWithGstreamer(protocols, {
+      mediaDir,
+      name: LAB_444,
+      frames,
+      minFrames: Math.ceil(frames * 0.75),
+      fps: 50,
+      expectedMd5s: () => Promise.resolve(md5s),
+    });
+    const logged = log.filter((line) => / converted \d+ of \d+ frames/.test(line));
+    assert.equal(logged.length, 1, `conversion logged once:\n${tail(log.join("\n"))}`);
+    assert.match(
+      logged[0],
+      new RegExp(
+        `lab444\\.mjpeg: converted ${frames} of ${frames} frames to baseline 4:2:0 .*sampling`,
+      ),
+    );
+  } finally {
+    await Deno.remove(mediaDir, { recursive: true });
+  }
+}
+
+Deno.test("GStreamer rtspsrc ! rtpjpegdepay ! jpegdec plays a 4:4:4 file (converted once) over RTP/UDP", async () => {
+  if (!await haveGstreamer()) return;
+  await play444("udp");
+});
+
+Deno.test("GStreamer rtspsrc ! rtpjpegdepay ! jpegdec plays a 4:4:4 file (converted once) over RTSP/TCP interleaved", async () => {
+  if (!await haveGstreamer()) return;
+  await play444("tcp");
 });
