@@ -357,7 +357,14 @@ export class RtspServer {
   }
 
   readonly #handlers: Record<string, Handler> = {
-    OPTIONS: () => createResponse(200, { Public: SERVER_METHODS.join(", ") }),
+    OPTIONS: (conn, req) => {
+      // Clients use OPTIONS with their Session as a keep-alive: refresh it (or say it is gone).
+      const headers: Record<string, string> = { Public: SERVER_METHODS.join(", ") };
+      if (req.headers.has("session")) {
+        headers.Session = this.#sessionHeader(this.#session(conn, req));
+      }
+      return createResponse(200, headers);
+    },
     DESCRIBE: (conn, req) => this.#describe(conn, req),
     SETUP: (conn, req) => this.#setup(conn, req),
     PLAY: (conn, req) => this.#play(conn, req),
