@@ -80,6 +80,7 @@ export class RtspConnection {
       if (n === null) return;
       this.#lastReceived = this.#clock.now();
       for (const item of this.#parser.push(buffer.subarray(0, n))) yield item;
+      if (this.#parser.failure) throw this.#parser.failure; // after the messages before it
     }
   }
 

@@ -9,7 +9,7 @@
  */
 import { ParseError } from "../wire/errors.ts";
 import { jpegProblem } from "../wire/jpeg.ts";
-import { Rfc2435Depacketizer } from "../wire/rfc2435_depacketizer.ts";
+import { type DepacketizeEvent, Rfc2435Depacketizer } from "../wire/rfc2435_depacketizer.ts";
 import { ntpMiddle, parseRtcpPackets, serializeRtcpCompound } from "../wire/rtcp_packet.ts";
 import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../wire/rtp_packet.ts";
 import { parseTransport } from "../wire/rtsp_headers.ts";
@@ -295,10 +295,16 @@ export class StreamClient {
    * @throws {RtspClientError} when no packet arrives within `firstPacketTimeoutSec`.
    */
   async receive(limits: ReceiveLimits = {}): Promise<ReceiveEnd> {
+    let end: ReceiveEnd | undefined;
     try {
-      return await this.#receive(limits);
+      end = await this.#receive(limits);
+      return end;
     } finally {
       for (const held of this.#reorder.flush()) this.#reassemble(held.extended, held.packet);
+      if (end === "bye" || end === "end-of-stream") {
+        // Nothing more will come: a frame still open has lost its last fragment.
+        this.#account(this.#depacketizer?.end() ?? []);
+      }
       await this.#writes;
     }
   }
@@ -430,6 +436,8 @@ export class StreamClient {
       packet.payload.length,
     );
     if (duplicate) return true;
+    // Frames are numbered from the first packet's time, even if that frame is lost.
+    this.#firstTimestamp ??= packet.timestamp;
     if (!this.#depacketizer) {
       // Lab RTP: one whole JPEG per packet, sequence number = frame number.
       this.#deliver(extended, packet.payload);
@@ -449,6 +457,11 @@ export class StreamClient {
       marker: packet.marker,
       payload: packet.payload,
     });
+    this.#account(events);
+  }
+
+  /** Deliver reassembled frames; count the ones that could not be completed. */
+  #account(events: DepacketizeEvent[]): void {
     for (const event of events) {
       if (event.kind === "frame") this.#deliver(this.#frameNumber(event.timestamp), event.jpeg);
       else {
@@ -463,7 +476,7 @@ export class StreamClient {
   /** Frame number of a standard stream's frame: from its timestamp when the frame rate is known. */
   #frameNumber(timestamp: number): number {
     this.#framesSeen++;
-    this.#firstTimestamp ??= timestamp;
+    this.#firstTimestamp ??= timestamp; // normally set by the first packet already
     if (this.fps === undefined) return this.#framesSeen;
     const elapsed = (timestamp - this.#firstTimestamp) >>> 0;
     return Math.round(elapsed * this.fps / 90_000) + 1;

@@ -181,6 +181,18 @@ export class Rfc2435Depacketizer {
     return events;
   }
 
+  /**
+   * The stream has ended: a frame still waiting for its last fragment never
+   * gets it, so it is reported dropped.
+   */
+  end(): DepacketizeEvent[] {
+    const events: DepacketizeEvent[] = [];
+    if (this.#frame) {
+      this.#drop(events, "the stream ended before its last fragment", this.#frame.timestamp);
+    }
+    return events;
+  }
+
   /** Abandon the open frame (if any) and report a drop for `timestamp`, once. */
   #drop(events: DepacketizeEvent[], reason: string, timestamp: number): void {
     this.#frame = undefined;

@@ -47,6 +47,15 @@ export interface RtspParserOptions {
 export type RtspParserItem = RtspMessage | InterleavedFrame;
 
 const decoder = new TextDecoder();
+
+/** Whether `text` holds a control character other than tab (a bare CR, a NUL, …). */
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
 const LF = 0x0a;
 const CR = 0x0d;
 const DOLLAR = 0x24;
@@ -87,18 +96,37 @@ export class RtspParser {
   }
 
   /**
+   * The parse error that stopped this parser, once it has happened. Messages
+   * completed before the error (in the same {@linkcode RtspParser.push}) are
+   * still returned; the error is thrown by the next call.
+   */
+  get failure(): RtspParseError | undefined {
+    return this.#failure;
+  }
+
+  #failure: RtspParseError | undefined;
+
+  /**
    * Add bytes; return every message and frame they complete.
    *
-   * @throws {RtspParseError} on malformed or oversized input; the parser is
-   * then unusable (the connection should answer and close).
+   * @throws {RtspParseError} on malformed or oversized input when nothing
+   * before it completed (otherwise see {@linkcode RtspParser.failure}); the
+   * parser is then unusable (the connection should answer and close).
    */
   push(chunk: Uint8Array): RtspParserItem[] {
+    if (this.#failure) throw this.#failure;
     this.#append(chunk);
     const out: RtspParserItem[] = [];
-    for (;;) {
-      const item = this.#next();
-      if (!item) break;
-      out.push(item);
+    try {
+      for (;;) {
+        const item = this.#next();
+        if (!item) break;
+        out.push(item);
+      }
+    } catch (error) {
+      if (!(error instanceof RtspParseError)) throw error;
+      this.#failure = error;
+      if (out.length === 0) throw error;
     }
     return out;
   }
@@ -115,6 +143,7 @@ export class RtspParser {
    * @throws {RtspParseError} when the buffered bytes are not a message.
    */
   flushIdle(): RtspMessage | undefined {
+    if (this.#failure) throw this.#failure;
     this.#skipLeadingLineBreaks();
     if (this.#length === 0 || this.#buffer[0] === DOLLAR) return undefined;
     const block = this.#buffer.subarray(0, this.#length);
@@ -244,6 +273,12 @@ export class RtspParser {
     const text = decoder.decode(block);
     const lines = text.replace(/\s+$/, "").split(/\r?\n/);
     const startLine = lines[0];
+    if (hasControlCharacter(text.replace(/\s+$/, "").replace(/\r?\n/g, ""))) {
+      throw new RtspParseError(
+        "Cannot parse RTSP message: a control character (such as a bare CR) inside a line",
+        this.#consumed,
+      );
+    }
     const headers = new RtspHeaders();
     let count = 0;
     for (let i = 1; i < lines.length; i++) {
@@ -269,7 +304,7 @@ export class RtspParser {
       headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
     }
     const body = new Uint8Array(0);
-    const response = /^(RTSP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(startLine);
+    const response = /^(RTSP\/\d\.\d) ([1-5]\d\d)(?: (.*))?$/.exec(startLine);
     if (response) {
       return {
         kind: "response",
