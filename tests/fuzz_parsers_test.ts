@@ -63,51 +63,11 @@ import {
   writeLabMjpeg,
   writeRfc2435Header,
 } from "../mod.ts";
+import { Rng } from "./_rng.ts";
+import { concat } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Seeded randomness
-
-/** mulberry32: a small, fast 32-bit PRNG; the same seed gives the same sequence. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rng {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = mulberry32(seed);
-  }
-  /** A float in [0, 1). */
-  float(): number {
-    return this.#next();
-  }
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
-  /** An integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  pick<T>(list: readonly T[]): T {
-    return list[this.int(list.length)];
-  }
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
-  }
-}
 
 const BASE_SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0x5eed2435) >>> 0;
 
@@ -116,16 +76,6 @@ const BASE_SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0x5eed2435) >>> 0;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

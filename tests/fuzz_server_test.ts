@@ -30,55 +30,14 @@ import {
   type TestServer,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { Rng } from "./_rng.ts";
+import { concat } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
-// Seeded randomness and mutation (a small copy of the parser fuzzer's)
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rng {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = mulberry32(seed);
-  }
-  int(n: number): number {
-    return Math.floor(this.#next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  pick<T>(list: readonly T[]): T {
-    return list[this.int(list.length)];
-  }
-  bytes(n: number): Uint8Array {
-    return Uint8Array.from({ length: n }, () => this.int(256));
-  }
-}
+// Seeded randomness and mutation (tests/_rng.ts)
 
 const BASE_SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0x5e4e4) >>> 0;
 const encoder = new TextEncoder();
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 const bytes = (text: string) => encoder.encode(text);
 /** Latin-1: one byte per character, for raw byte strings. */
