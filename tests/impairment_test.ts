@@ -31,6 +31,7 @@ import {
 } from "../mod.ts";
 import { type Impairment, RtspPortRewriter, UdpImpairmentProxy } from "./_impairment_proxy.ts";
 import { labFile, startServer, tempMediaDir } from "./_raw_rtsp.ts";
+import { Rng } from "./_rng.ts";
 
 const VIDEO = await Deno.readFile(new URL("../video.mjpeg", import.meta.url));
 const FRAMES = [...readLabFrames(VIDEO)].slice(0, 60).map((f) => f.data);
@@ -38,17 +39,6 @@ const FPS = 100;
 /** The server's default largest RTP packet, headers included. */
 const MAX_PACKET = 1400;
 const SEED = Number(Deno.env.get("IMPAIRMENT_SEED") ?? 0x1a2b3c) >>> 0;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Where each frame's packets fall in the stream, and each packet's size. */
 interface Layout {
@@ -83,8 +73,8 @@ const RATES = { drop: 0.05, duplicate: 0.03, swap: 0.03, tiny: 0.01, truncate: 0
  * length, so a shortened last fragment cannot be told from a short frame).
  */
 function makePlan(layout: Layout, dialect: "lab" | "rtsp", seed: number): Map<number, Impairment> {
-  const random = mulberry32(seed);
-  const int = (n: number) => Math.floor(random() * n);
+  const rng = new Rng(seed);
+  const int = (n: number) => rng.int(n);
   const last = FRAMES.length - 1;
   const eligible = layout.frameOf.map((f, i) => f > 0 && f < last ? i : -1).filter((i) => i >= 0);
   for (let i = eligible.length - 1; i > 0; i--) { // Fisher-Yates, seeded
