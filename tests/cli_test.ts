@@ -533,3 +533,41 @@ Deno.test("cli: a second server on the same port exits 2 saying it is in use", a
     assert.match(out.stderr, new RegExp(`port ${server.port} is already in use`));
   });
 });
+
+Deno.test("cli: client on SIGINT tears the session down, writes its statistics and exits 0", async () => {
+  const server = new ServerProcess(["0", "--host", "127.0.0.1", "--fps", "20", "--loop"]);
+  const dir = await Deno.makeTempDir({ prefix: "cli_test_sigint_" });
+  let client: Deno.ChildProcess | undefined;
+  try {
+    await server.ready();
+    client = command([
+      ...CLIENT,
+      ...["127.0.0.1", String(server.port), "0", "video.mjpeg", "--quiet"],
+      ...["--stats", `${dir}/stats.json`],
+    ]);
+    const out = collect(client.stdout);
+    const err = collect(client.stderr);
+    await waitFor(() => / PLAY /.test(server.stderr), 15_000, "the client's PLAY in the log");
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // some frames arrive
+    client.kill("SIGINT");
+    const status = await deadline(client.status, 10_000, "client exit after SIGINT");
+    await Promise.all([out.done, err.done]);
+    client = undefined;
+    assert.equal(status.code, 0, err.state.text);
+    assert.match(err.state.text, /interrupted; session torn down/);
+    assert.match(out.state.text, /frames received/);
+    await waitFor(() => / TEARDOWN .* 200/.test(server.stderr), 5000, "TEARDOWN in the log");
+    const stats = JSON.parse(await Deno.readTextFile(`${dir}/stats.json`));
+    assert.ok(stats.framesReceived > 5, `frames before SIGINT: ${stats.framesReceived}`);
+    assert.equal(stats.packetsLost, 0);
+  } finally {
+    if (client) {
+      try {
+        client.kill("SIGKILL");
+      } catch { /* already exited */ }
+      await client.status;
+    }
+    await server.stop("SIGTERM").catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
