@@ -46,6 +46,9 @@ export interface ReceptionSummary {
   firstFrameMs: number | null;
 }
 
+/** How many recent sequence numbers are remembered to recognise duplicates. */
+const SEEN_WINDOW = 4096;
+
 /** Accumulates reception statistics for one SSRC. */
 export class ReceptionStats {
   readonly #clockRate: number;
@@ -60,7 +63,9 @@ export class ReceptionStats {
   #lastTransit: number | undefined;
   /** Extended sequence numbers seen recently, for duplicate detection. */
   readonly #seen = new Set<number>();
-  readonly #seenOrder: number[] = [];
+  /** The same numbers in arrival order, as a ring, so the oldest can be forgotten in O(1). */
+  readonly #seenRing = new Float64Array(SEEN_WINDOW);
+  #seenCount = 0;
   #firstAt: number | undefined;
   #lastAt: number | undefined;
   /** When PLAY was sent, for time to first frame. */
@@ -127,9 +132,10 @@ export class ReceptionStats {
   }
 
   #remember(extended: number): void {
+    const slot = this.#seenCount++ % SEEN_WINDOW;
+    if (this.#seenCount > SEEN_WINDOW) this.#seen.delete(this.#seenRing[slot]);
+    this.#seenRing[slot] = extended;
     this.#seen.add(extended);
-    this.#seenOrder.push(extended);
-    if (this.#seenOrder.length > 4096) this.#seen.delete(this.#seenOrder.shift()!);
   }
 
   #expectedPrior = 0;
