@@ -160,13 +160,21 @@ async function playWithGstreamer(
         tail(stdout.split("\n").filter((l) => !l.includes("last-message")).join("\n"))
       }\n--- stderr\n${tail(result.stderr)}\n--- server log\n${tail(server.logText())}`;
 
-    assert.deepEqual(
-      gstreamerComplaints(stdout, result.stderr),
-      [],
-      `GStreamer complained: ${context}`,
-    );
+    // rtspsrc's own shutdown race: at EOS it sends TEARDOWN (answered 200) and
+    // closes its connection, then the pipeline's state change makes it try a
+    // PAUSE on that closed connection ("Could not send message. (Received
+    // end-of-file)"), and gst-launch exits 1. Seen about once in ten runs;
+    // only accepted after EOS and an answered TEARDOWN.
+    const tornDown = eos && / TEARDOWN \S+ session=\S+ 200/.test(server.logText());
+    const race = (line: string) =>
+      /gst_rtspsrc_(try_send|pause).*Received end-of-file/.test(line) ||
+      /^ERROR: from element \S*GstRTSPSrc:rtspsrc0: Could not write to resource\.$/.test(line) ||
+      /^Got message #\d+ from element "rtspsrc0" \(error\).*end-of-file/.test(line);
+    const complaints = gstreamerComplaints(stdout, result.stderr);
+    const raced = tornDown && complaints.length > 0 && complaints.every(race);
+    assert.deepEqual(raced ? [] : complaints, [], `GStreamer complained: ${context}`);
     assert.ok(
-      result.stopped || (result.success && eos),
+      result.stopped || ((result.success || raced) && eos),
       `gst-launch neither ended at EOS nor ran until the end of the stream: ${context}`,
     );
     assert.ok(saved.length >= stream.minFrames, `too few frames saved: ${context}`);
