@@ -109,7 +109,8 @@ export interface ServerCounters {
   requests: number;
   badRequests: number;
   sessionsCreated: number;
-  sendErrors: number;
+  /** UDP sends that failed (such as an ICMP port unreachable from a vanished client). */
+  readonly sendErrors: number;
   /** RTCP packets received from clients, and those that did not parse. */
   rtcpReceived: number;
   rtcpMalformed: number;
@@ -142,19 +143,7 @@ export class RtspServer {
   /** Live sessions by id. */
   readonly sessions: Map<string, ServerSession> = new Map();
   /** Server-wide counters. */
-  readonly counters: ServerCounters = {
-    connections: 0,
-    requests: 0,
-    badRequests: 0,
-    sessionsCreated: 0,
-    sendErrors: 0,
-    rtcpReceived: 0,
-    rtcpMalformed: 0,
-    interleavedDropped: 0,
-    sessionsTimedOut: 0,
-    connectionsIdled: 0,
-    connectionsRefused: 0,
-  };
+  readonly counters: ServerCounters;
   #closing = false;
 
   private constructor(
@@ -163,6 +152,23 @@ export class RtspServer {
     options: RtspServerOptions,
   ) {
     this.#listener = listener;
+    // Counters first: the sockets below may deliver RTCP at once.
+    const pair = () => this.#udp as UdpPortPair | undefined;
+    this.counters = {
+      connections: 0,
+      requests: 0,
+      badRequests: 0,
+      sessionsCreated: 0,
+      get sendErrors(): number {
+        return pair()?.counters.sendErrors ?? 0; // counted where the sends happen
+      },
+      rtcpReceived: 0,
+      rtcpMalformed: 0,
+      interleavedDropped: 0,
+      sessionsTimedOut: 0,
+      connectionsIdled: 0,
+      connectionsRefused: 0,
+    };
     this.#udp = UdpPortPair.bind(hostname, (d) => this.#onRtcp(d.data, d.from.hostname));
     this.#options = {
       mediaDir: options.mediaDir ?? ".",

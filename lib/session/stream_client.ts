@@ -271,21 +271,17 @@ export class StreamClient {
   /** PLAY; the first PLAY starts the time-to-first-frame clock. */
   async play(): Promise<RtspResponse> {
     this.stats.playSentAt ??= this.#clock.now();
-    return this.#expectOk("PLAY", await this.rtsp.request("PLAY", this.#aggregateUri));
+    return this.#expectOk("PLAY", await this.rtsp.request("PLAY", this.uri));
   }
 
   /** PAUSE. */
   async pause(): Promise<RtspResponse> {
-    return this.#expectOk("PAUSE", await this.rtsp.request("PAUSE", this.#aggregateUri));
+    return this.#expectOk("PAUSE", await this.rtsp.request("PAUSE", this.uri));
   }
 
   /** TEARDOWN. */
   async teardown(): Promise<RtspResponse> {
-    return this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.#aggregateUri));
-  }
-
-  get #aggregateUri(): string {
-    return this.uri;
+    return this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.uri));
   }
 
   /**
@@ -373,7 +369,7 @@ export class StreamClient {
     const timeout = (this.rtsp.sessionTimeout ?? 60) * 1000;
     if (now - this.rtsp.lastRequestAt >= timeout / 2) {
       const method = this.publicMethods.includes("GET_PARAMETER") ? "GET_PARAMETER" : "OPTIONS";
-      this.rtsp.request(method, this.#aggregateUri).catch(() => {}); // the reply only refreshes
+      this.rtsp.request(method, this.uri).catch(() => {}); // the reply only refreshes
     }
   }
 
