@@ -9,28 +9,12 @@ import { parseJpegStructure } from "../lib/wire/jpeg.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { catchError } from "./_helpers.ts";
 import { requirePeer } from "./_peers.ts";
+import { ffmpegJpeg } from "./_jpeg_parts.ts";
 
 const VIDEO = new URL("../video.mjpeg", import.meta.url);
 
 /** Fails loudly in CI when ffmpeg is missing; elsewhere the tests that need it are skipped. */
 const SKIP_WITHOUT_FFMPEG = !await requirePeer("ffmpeg", ["-version"]);
-
-/** One JPEG of ffmpeg's testsrc2 pattern, encoded with extra `args` (e.g. `-huffman optimal`). */
-async function ffmpegJpeg(args: string[], size = "64x48"): Promise<Uint8Array> {
-  const { success, stdout, stderr } = await new Deno.Command("ffmpeg", {
-    args: [
-      ...["-hide_banner", "-v", "error", "-nostdin"],
-      ...["-f", "lavfi", "-i", `testsrc2=size=${size}:rate=1:duration=1`, "-frames:v", "1"],
-      ...args,
-      ...["-c:v", "mjpeg", "-f", "image2pipe", "pipe:1"],
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, `ffmpeg ${args.join(" ")} failed: ${new TextDecoder().decode(stderr)}`);
-  return stdout;
-}
 
 /** The payloads of the DHT segments of a JPEG. */
 function dhtSegments(jpeg: Uint8Array): Uint8Array[] {

@@ -19,6 +19,7 @@ import { jpegToRtpFrame, packetizeRtpJpeg } from "../lib/wire/rfc2435_packetizer
 import { concat } from "./_helpers.ts";
 import { assertSamePicture } from "./_same_picture.ts";
 import { requirePeer } from "./_peers.ts";
+import { splitJpeg } from "./_jpeg_parts.ts";
 
 const VIDEO = new URL("../video.mjpeg", import.meta.url);
 const FRAMES: Uint8Array[] = [...readLabFrames(await Deno.readFile(VIDEO), "video.mjpeg")].map(
@@ -124,28 +125,6 @@ function framePackets(
       data.subarray(cut[i], cut[i + 1]),
     ),
   }));
-}
-
-interface Segment {
-  marker: number;
-  data: Uint8Array;
-}
-
-/** Header segments (SOS included) and scan data (EOI excluded), read independently of lib/. */
-function splitJpeg(jpeg: Uint8Array): { segments: Segment[]; scan: Uint8Array } {
-  assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8], "SOI");
-  assert.deepEqual([jpeg.at(-2), jpeg.at(-1)], [0xff, 0xd9], "EOI");
-  const segments: Segment[] = [];
-  let offset = 2;
-  for (;;) {
-    assert.equal(jpeg[offset], 0xff, `marker at ${offset}`);
-    const marker = jpeg[offset + 1];
-    const length = (jpeg[offset + 2] << 8) | jpeg[offset + 3];
-    segments.push({ marker, data: jpeg.subarray(offset + 4, offset + 2 + length) });
-    offset += 2 + length;
-    if (marker === 0xda) break;
-  }
-  return { segments, scan: jpeg.subarray(offset, jpeg.length - 2) };
 }
 
 /** The DQT tables of a JPEG as [Pq/Tq byte, table bytes]. */

@@ -12,6 +12,7 @@ import {
 import { makeLabVideo } from "../tools/make_video.ts";
 import { catchError, concat } from "./_helpers.ts";
 import { requirePeer } from "./_peers.ts";
+import { ffmpegJpeg, type Segment, splitJpeg } from "./_jpeg_parts.ts";
 
 const VIDEO = new URL("../video.mjpeg", import.meta.url);
 const FRAMES: Uint8Array[] = [...readLabFrames(await Deno.readFile(VIDEO), "video.mjpeg")].map(
@@ -21,49 +22,10 @@ const FRAMES: Uint8Array[] = [...readLabFrames(await Deno.readFile(VIDEO), "vide
 /** Fails loudly in CI when ffmpeg is missing; elsewhere the tests that need it are skipped. */
 const SKIP_WITHOUT_FFMPEG = !await requirePeer("ffmpeg", ["-version"]);
 
-/** One JPEG of ffmpeg's testsrc2 pattern, encoded with extra `args`. */
-async function ffmpegJpeg(args: string[], size = "64x48"): Promise<Uint8Array> {
-  const { success, stdout, stderr } = await new Deno.Command("ffmpeg", {
-    args: [
-      ...["-hide_banner", "-v", "error", "-nostdin"],
-      ...["-f", "lavfi", "-i", `testsrc2=size=${size}:rate=1:duration=1`, "-frames:v", "1"],
-      ...args,
-      ...["-c:v", "mjpeg", "-f", "image2pipe", "pipe:1"],
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, `ffmpeg ${args.join(" ")} failed: ${new TextDecoder().decode(stderr)}`);
-  return stdout;
-}
-
 // ---------------------------------------------------------------------------
-// A small marker walker independent of lib/, and a way to rebuild a JPEG from
-// edited segments (the packetizer does not decode, so a patched header over a
+// Rebuilding a JPEG from edited segments (split with tests/_jpeg_parts.ts splitJpeg;
+// the packetizer does not decode, so a patched header over a
 // real scan is enough).
-
-interface Segment {
-  marker: number;
-  data: Uint8Array;
-}
-
-/** The header segments (SOI excluded, SOS included) and the scan data (EOI excluded). */
-function splitJpeg(jpeg: Uint8Array): { segments: Segment[]; scan: Uint8Array } {
-  assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8], "SOI");
-  assert.deepEqual([jpeg.at(-2), jpeg.at(-1)], [0xff, 0xd9], "EOI");
-  const segments: Segment[] = [];
-  let offset = 2;
-  for (;;) {
-    assert.equal(jpeg[offset], 0xff, `marker at ${offset}`);
-    const marker = jpeg[offset + 1];
-    const length = (jpeg[offset + 2] << 8) | jpeg[offset + 3];
-    segments.push({ marker, data: jpeg.slice(offset + 4, offset + 2 + length) });
-    offset += 2 + length;
-    if (marker === 0xda) break;
-  }
-  return { segments, scan: jpeg.subarray(offset, jpeg.length - 2) };
-}
 
 /** SOI, the segments, the scan, EOI. */
 function joinJpeg(segments: Segment[], scan: Uint8Array): Uint8Array {
