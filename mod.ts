@@ -45,6 +45,7 @@ export {
   rtpPacketSize,
   serializeRtpPacket,
   VIDEO_CLOCK_RATE,
+  writeRtpHeader,
 } from "./lib/wire/rtp_packet.ts";
 export {
   createRequest,

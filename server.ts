@@ -18,7 +18,9 @@ rtsp://host:port/<name>.
 Options:
   --host ADDR        address to listen on (default 0.0.0.0)
   --media-dir DIR    directory whose files are served (default: current directory)
-  --fps N            frames per second (default 20)
+  --fps N            frames per second (default 20, at most 100000); 0 sends
+                     unpaced, as fast as possible, for throughput tests
+                     (RTP timestamps keep 20 fps spacing)
   --loop             start each stream again after its last frame
   --session-timeout SEC  tear down a standard session that sends no request or
                      RTCP for SEC seconds (default 60; lab sessions live as
@@ -69,10 +71,12 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     fail(`port "${positionals[0]}" is not a number from 0 to 65535`);
   }
-  const fps = Number(values.fps);
-  if (!(fps > 0) || fps > 1000) {
-    fail(`--fps "${values.fps}" is not a number above 0 (at most 1000)`);
+  const fpsValue = Number(values.fps);
+  if (!(fpsValue >= 0) || fpsValue > 100_000 || values.fps.trim() === "") {
+    fail(`--fps "${values.fps}" is not a number from 0 (unpaced) to 100000`);
   }
+  const unpaced = fpsValue === 0;
+  const fps = unpaced ? 20 : fpsValue;
   const limit = (name: string, text: string, whole: boolean): number => {
     const n = Number(text);
     if (!(n > 0) || !Number.isFinite(n) || (whole && !Number.isInteger(n))) {
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
       hostname: values.host,
       mediaDir: values["media-dir"],
       fps,
+      unpaced,
       loop: values.loop,
       sessionTimeout,
       idleTimeout,
@@ -120,7 +125,9 @@ async function main(): Promise<void> {
   console.log(
     `rtsp-server: serving ${
       values["media-dir"]
-    } on rtsp://${server.addr.hostname}:${server.addr.port}/ at ${fps} fps (RTP from UDP port ${server.rtpPort})`,
+    } on rtsp://${server.addr.hostname}:${server.addr.port}/ at ${
+      unpaced ? "full speed (unpaced)" : `${fps} fps`
+    } (RTP from UDP port ${server.rtpPort})`,
   );
   const stop = () => {
     console.error("rtsp-server: shutting down");

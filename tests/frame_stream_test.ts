@@ -253,3 +253,36 @@ Deno.test("FrameStream: onDue before the due time sends nothing and returns the 
   assert.equal(stream.onDue(2000), undefined, "paused: nothing more to do");
   assert.deepEqual(sent, [0]);
 });
+
+Deno.test("FrameStream unpaced: a burst per wake-up, due again at once, timestamps at fps", () => {
+  const sent: { index: number; timestamp: number }[] = [];
+  const stream = new FrameStream({
+    frames: makeFrames(10),
+    fps: 20,
+    timestampBase: 1000,
+    unpaced: true,
+    maxBurst: 4,
+    send: (f) => sent.push({ index: f.index, timestamp: f.timestamp }),
+  });
+  stream.play(0);
+  assert.equal(stream.onDue(0), 0, "due again at once");
+  assert.deepEqual(sent.map((f) => f.index), [0, 1, 2, 3]);
+  assert.equal(stream.onDue(0), 0);
+  assert.equal(stream.onDue(0), undefined, "ends with the last frame");
+  assert.deepEqual(sent.map((f) => f.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(sent.map((f) => f.timestamp), sent.map((_, i) => 1000 + i * 4500));
+  assert.equal(stream.ended, true);
+});
+
+Deno.test("FrameStream: at high rates a wake-up may send 5 ms worth of frames", () => {
+  const sent: number[] = [];
+  const stream = new FrameStream({
+    frames: makeFrames(200),
+    fps: 10_000, // 0.1 ms period: 50 frames in 5 ms
+    timestampBase: 0,
+    send: (f) => sent.push(f.index),
+  });
+  stream.play(0);
+  stream.onDue(10); // 101 frames due
+  assert.equal(sent.length, 50);
+});

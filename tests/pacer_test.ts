@@ -200,3 +200,24 @@ Deno.test("Pacer: many tasks share one timer and each runs exactly on its schedu
   assert.equal(clock.pending, 0);
   pacer.close();
 });
+
+Deno.test("Pacer: a task that asks to run again at once waits for the next wake-up", () => {
+  const clock = new FakeClock(0);
+  const pacer = new Pacer(clock);
+  let greedyRuns = 0;
+  const greedy: PacedTask = {
+    onDue: (now) => ++greedyRuns < 5 ? now : undefined, // "again, immediately"
+  };
+  const other = onceTask();
+  pacer.schedule(greedy, 0);
+  pacer.schedule(other, 0);
+  const timersBefore = clock.timersSet;
+  clock.advance(0);
+  assert.equal(greedyRuns, 5);
+  assert.deepEqual(other.times, [0]);
+  // Each run after the first came from a new timer: a wake-up of its own,
+  // with the event loop (sockets, other tasks) free in between.
+  assert.equal(clock.timersSet - timersBefore, 4);
+  assert.equal(pacer.size, 0);
+  pacer.close();
+});

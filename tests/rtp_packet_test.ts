@@ -10,6 +10,7 @@ import {
   rtpPacketSize,
   serializeRtpPacket,
   VIDEO_CLOCK_RATE,
+  writeRtpHeader,
 } from "../lib/wire/rtp_packet.ts";
 import { catchError, concat } from "./_helpers.ts";
 
@@ -474,4 +475,34 @@ Deno.test("serializeRtpPacket() leaves the P bit clear when padding is 0", () =>
   });
   assert.equal(wire[0] & 0x20, 0);
   assert.equal(wire.length, 12 + PAYLOAD.length);
+});
+
+Deno.test("writeRtpHeader() writes what serializeRtpPacket() writes, at any offset", () => {
+  const cases = [
+    { payloadType: 26, marker: true, sequenceNumber: 7, timestamp: 90000, ssrc: 0x1234 },
+    { payloadType: 26, marker: false, sequenceNumber: 0xffff, timestamp: 0xffffffff, ssrc: 1 },
+    { payloadType: 127, marker: true, sequenceNumber: 0, timestamp: 0, ssrc: 0xdeadbeef },
+  ];
+  for (const c of cases) {
+    const expected = serializeRtpPacket({ ...c, payload: new Uint8Array(0) });
+    const target = new Uint8Array(20).fill(0xee);
+    writeRtpHeader(target, 5, c.payloadType, c.marker, c.sequenceNumber, c.timestamp, c.ssrc);
+    assert.deepEqual(target.subarray(5, 17), expected);
+    assert.deepEqual([...target.subarray(0, 5), ...target.subarray(17)], Array(8).fill(0xee));
+  }
+  // Values wrap to their field widths rather than spilling into neighbours.
+  const wrapped = new Uint8Array(12);
+  writeRtpHeader(wrapped, 0, 26, false, 0x1_0002, 0x1_0000_0003, 0x1_0000_0004);
+  assert.deepEqual(
+    parseRtpPacket(wrapped),
+    parseRtpPacket(
+      serializeRtpPacket({
+        payloadType: 26,
+        sequenceNumber: 2,
+        timestamp: 3,
+        ssrc: 4,
+        payload: new Uint8Array(0),
+      }),
+    ),
+  );
 });

@@ -36,10 +36,17 @@ export interface FrameStreamOptions {
   onEnd?(): void;
   /**
    * Most frames sent in one wake-up when the process fell behind; beyond it
-   * the schedule is moved, not frames skipped.
-   * @default {4}
+   * the schedule is moved, not frames skipped. Unpaced: frames per wake-up.
+   * @default {at least 4, or 5 ms worth of frames at high rates; 32 unpaced}
    */
   maxBurst?: number;
+  /**
+   * Send frames back to back, as fast as the process can (a burst of
+   * `maxBurst` per event-loop turn), for throughput measurements. RTP
+   * timestamps keep the spacing of `fps`.
+   * @default {false}
+   */
+  unpaced?: boolean;
 }
 
 /** Frame position and pacing of one session's stream. */
@@ -105,7 +112,15 @@ export class FrameStream implements PacedTask {
   /** Send what is due at `now`; returns the next due time, or undefined when stopped. */
   onDue(now: number): number | undefined {
     if (!this.#playing || this.#ended) return undefined;
-    const maxBurst = this.#options.maxBurst ?? 4;
+    if (this.#options.unpaced) {
+      const burst = this.#options.maxBurst ?? 32;
+      for (let i = 0; i < burst; i++) {
+        this.#sendNext();
+        if (this.#ended || !this.#playing) return undefined;
+      }
+      return now; // again on the next turn of the event loop
+    }
+    const maxBurst = this.#options.maxBurst ?? Math.max(4, Math.ceil(this.#options.fps / 200));
     let due = this.#anchor + this.#sentSinceAnchor * this.#period;
     for (let burst = 0; due <= now && burst < maxBurst; burst++) {
       this.#sendNext();

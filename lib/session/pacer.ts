@@ -64,6 +64,9 @@ export class Pacer {
     this.#timer = undefined;
     this.#timerDue = Infinity;
     const now = this.#clock.now();
+    // Tasks that ask to run again at once wait for the next turn, so one
+    // task cannot starve the others or the sockets.
+    const again: Entry[] = [];
     while (this.#heap.length > 0 && this.#heap[0].due <= now) {
       const entry = this.#pop()!;
       if (this.#generations.get(entry.task) !== entry.generation) continue;
@@ -76,8 +79,11 @@ export class Pacer {
       }
       if (this.#generations.get(entry.task) !== entry.generation) continue; // rescheduled inside
       if (next === undefined) this.#generations.delete(entry.task);
-      else this.#push({ due: next, task: entry.task, generation: entry.generation });
+      else if (next <= now) {
+        again.push({ due: next, task: entry.task, generation: entry.generation });
+      } else this.#push({ due: next, task: entry.task, generation: entry.generation });
     }
+    for (const entry of again) this.#push(entry);
     this.#arm();
   };
 

@@ -54,6 +54,11 @@ export interface RtspServerOptions {
   fps?: number;
   /** Start each stream again after its last frame. @default {false} */
   loop?: boolean;
+  /**
+   * Send frames as fast as possible instead of at `fps` (throughput
+   * measurements); RTP timestamps keep the spacing of `fps`. @default {false}
+   */
+  unpaced?: boolean;
   /** Session timeout announced to standard clients, in seconds. @default {60} */
   sessionTimeout?: number;
   /**
@@ -174,6 +179,7 @@ export class RtspServer {
       mediaDir: options.mediaDir ?? ".",
       fps: options.fps ?? 20,
       loop: options.loop ?? false,
+      unpaced: options.unpaced ?? false,
       sessionTimeout: options.sessionTimeout ?? 60,
       idleFlushMs: options.idleFlushMs ?? 40,
       idleTimeout: options.idleTimeout ?? 30,
@@ -434,6 +440,7 @@ export class RtspServer {
       timestampBase: randomUint32(),
       fps: this.#options.fps,
       loop: this.#options.loop,
+      unpaced: this.#options.unpaced,
       now: () => this.#options.clock.now(),
       onSkip: (s, _frame, why) => this.#options.log(`session ${s.id}: skipped ${why}`),
       onEnd: (s) => {
@@ -471,12 +478,12 @@ export class RtspServer {
         transport: {
           description: `tcp channels ${rtp}-${rtcp}`,
           channels: [rtp, rtcp],
-          sendRtp: (packet) => {
+          sendRtp: (header, payload) => {
             if (conn.rtsp.pendingWrites > MAX_INTERLEAVED_BACKLOG) {
               this.counters.interleavedDropped++;
               return;
             }
-            conn.rtsp.write(serializeInterleaved(rtp, packet)).catch(() => {});
+            conn.rtsp.write(serializeInterleaved(rtp, header, payload)).catch(() => {});
           },
           sendRtcp: (packet) => {
             conn.rtsp.write(serializeInterleaved(rtcp, packet)).catch(() => {});
@@ -499,7 +506,7 @@ export class RtspServer {
       transport: {
         description: `udp ${host}:${rtpPort}-${rtcpPort}`,
         host,
-        sendRtp: (packet) => this.#udp.sendRtp(packet, host, rtpPort),
+        sendRtp: (header, payload) => this.#udp.sendRtp(header, payload, host, rtpPort),
         sendRtcp: dialect === "lab"
           ? () => {}
           : (packet) => this.#udp.sendRtcp(packet, host, rtcpPort),

@@ -10,8 +10,8 @@ import {
   MAX_UDP_PAYLOAD,
   PAYLOAD_TYPE_JPEG,
   RTP_HEADER_SIZE,
-  serializeRtpPacket,
   VIDEO_CLOCK_RATE,
+  writeRtpHeader,
 } from "../wire/rtp_packet.ts";
 import { type RtcpPacket, serializeRtcpCompound, toNtpTime } from "../wire/rtcp_packet.ts";
 import { FrameStream, type OutgoingFrame } from "./frame_stream.ts";
@@ -33,8 +33,14 @@ export interface SessionTransport {
   readonly host?: string;
   /** RTP and RTCP channels, for TCP interleaving. */
   readonly channels?: readonly [number, number];
-  /** Send one RTP packet; must not throw. */
-  sendRtp(packet: Uint8Array): void;
+  /**
+   * Send one RTP packet made of a 12-byte header and a payload; must not
+   * throw. The header is valid only during the call (the session re-stamps
+   * it for the next packet), so a transport that sends later copies it; the
+   * payload is shared between sessions and never changes, so it may be sent
+   * by reference later in the same event-loop turn.
+   */
+  sendRtp(header: Uint8Array, payload: Uint8Array): void;
   /** Send one RTCP datagram; must not throw. */
   sendRtcp(packet: Uint8Array): void;
 }
@@ -51,6 +57,8 @@ export interface ServerSessionOptions {
   timestampBase: number;
   fps: number;
   loop: boolean;
+  /** Frames back to back rather than at `fps` (the stream's `unpaced` option). */
+  unpaced?: boolean;
   /**
    * RTP/JPEG (RFC 2435) payloads of every frame, for standard sessions. Lab
    * sessions leave it out and get the whole JPEG in one datagram.
@@ -93,6 +101,8 @@ export class ServerSession {
   /** RTP timestamp and monotonic time of the last frame sent, for sender reports. */
   #lastTimestamp: number | undefined;
   #lastSentAt = 0;
+  /** The RTP header, stamped in place for each packet (no allocation per packet). */
+  readonly #header = new Uint8Array(RTP_HEADER_SIZE);
 
   constructor(options: ServerSessionOptions) {
     this.#options = options;
@@ -108,6 +118,7 @@ export class ServerSession {
       frames: options.source.frames,
       fps: options.fps,
       loop: options.loop,
+      unpaced: options.unpaced,
       timestampBase: options.timestampBase,
       send: (frame) => this.#send(frame),
       onEnd: () => options.onEnd?.(this),
@@ -171,18 +182,21 @@ export class ServerSession {
    */
   #sendRtpJpeg(frame: OutgoingFrame, payloads: RtpJpegPayloads): void {
     const list = payloads.frames[frame.index];
-    for (let i = 0; i < list.length; i++) {
-      const packet = serializeRtpPacket({
-        payloadType: PAYLOAD_TYPE_JPEG,
-        sequenceNumber: this.#sequence++ & 0xffff,
-        timestamp: frame.timestamp,
-        ssrc: this.ssrc,
-        marker: i === list.length - 1,
-        payload: list[i],
-      });
+    const last = list.length - 1;
+    for (let i = 0; i <= last; i++) {
+      writeRtpHeader(
+        this.#header,
+        0,
+        PAYLOAD_TYPE_JPEG,
+        i === last,
+        this.#sequence,
+        frame.timestamp,
+        this.ssrc,
+      );
+      this.#sequence = (this.#sequence + 1) & 0xffff;
       this.packetsSent++;
       this.octetsSent += list[i].length;
-      this.transport.sendRtp(packet);
+      this.transport.sendRtp(this.#header, list[i]);
     }
   }
 
@@ -200,15 +214,17 @@ export class ServerSession {
       );
       return;
     }
-    const packet = serializeRtpPacket({
-      payloadType: PAYLOAD_TYPE_JPEG,
-      sequenceNumber: frame.frameNumber & 0xffff,
-      timestamp: frame.timestamp,
-      ssrc: this.ssrc,
-      payload: frame.data,
-    });
+    writeRtpHeader(
+      this.#header,
+      0,
+      PAYLOAD_TYPE_JPEG,
+      false,
+      frame.frameNumber,
+      frame.timestamp,
+      this.ssrc,
+    );
     this.packetsSent++;
     this.octetsSent += frame.data.length;
-    this.transport.sendRtp(packet);
+    this.transport.sendRtp(this.#header, frame.data);
   }
 }

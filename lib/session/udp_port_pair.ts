@@ -81,9 +81,16 @@ export class UdpPortPair {
     return (this.rtcp.addr as Deno.NetAddr).port;
   }
 
-  /** Send from the RTP socket; errors (such as ICMP port unreachable) are counted, not thrown. */
-  sendRtp(data: Uint8Array, hostname: string, port: number): void {
-    this.#send(this.rtp, data, hostname, port);
+  /**
+   * Send an RTP packet (header + payload) from the RTP socket; errors (such
+   * as ICMP port unreachable) are counted, not thrown. Deno's `send` holds its
+   * buffer until the datagram is out, so the two parts are joined in a new one.
+   */
+  sendRtp(header: Uint8Array, payload: Uint8Array, hostname: string, port: number): void {
+    const packet = new Uint8Array(header.length + payload.length);
+    packet.set(header);
+    packet.set(payload, header.length);
+    this.#send(this.rtp, packet, hostname, port);
   }
 
   /** Send from the RTCP socket. */
@@ -93,8 +100,12 @@ export class UdpPortPair {
 
   #send(conn: Deno.DatagramConn, data: Uint8Array, hostname: string, port: number): void {
     if (this.#closed) return;
-    conn.send(data, { transport: "udp", hostname, port }).catch(() => this.counters.sendErrors++);
+    conn.send(data, { transport: "udp", hostname, port }).catch(this.#onSendError);
   }
+
+  #onSendError = (): void => {
+    this.counters.sendErrors++;
+  };
 
   async #receive(conn: Deno.DatagramConn, handle: (d: PairDatagram) => void): Promise<void> {
     while (!this.#closed) {

@@ -197,3 +197,40 @@ export function serializeRtpPacket(packet: RtpPacketInit): Uint8Array {
   if (padding > 0) out[out.length - 1] = padding;
   return out;
 }
+
+/**
+ * Write a fixed 12-byte RTP header (V=2, no padding, extension or CSRCs) into
+ * `target` at `offset`: the hot-path form of {@linkcode serializeRtpPacket},
+ * for a sender that keeps its payloads shared and stamps only the header.
+ * Values are taken modulo their field widths (sequence 16 bits, timestamp
+ * and SSRC 32 bits, payload type 7 bits).
+ *
+ * @example Stamp a header in front of a shared payload
+ * ```ts
+ * const header = new Uint8Array(12);
+ * writeRtpHeader(header, 0, 26, true, 7, 90000, 0x1234);
+ * // header: 80 9a 00 07 00 01 5f 90 00 00 12 34
+ * ```
+ */
+export function writeRtpHeader(
+  target: Uint8Array,
+  offset: number,
+  payloadType: number,
+  marker: boolean,
+  sequenceNumber: number,
+  timestamp: number,
+  ssrc: number,
+): void {
+  target[offset] = 0x80;
+  target[offset + 1] = (marker ? 0x80 : 0) | (payloadType & 0x7f);
+  target[offset + 2] = sequenceNumber >>> 8 & 0xff;
+  target[offset + 3] = sequenceNumber & 0xff;
+  target[offset + 4] = timestamp >>> 24 & 0xff;
+  target[offset + 5] = timestamp >>> 16 & 0xff;
+  target[offset + 6] = timestamp >>> 8 & 0xff;
+  target[offset + 7] = timestamp & 0xff;
+  target[offset + 8] = ssrc >>> 24 & 0xff;
+  target[offset + 9] = ssrc >>> 16 & 0xff;
+  target[offset + 10] = ssrc >>> 8 & 0xff;
+  target[offset + 11] = ssrc & 0xff;
+}
