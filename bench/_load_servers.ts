@@ -1,0 +1,217 @@
+/**
+ * The servers the load generator measures, each in its own process so its
+ * CPU time and memory can be read from /proc: ours (`server.ts`) and, when
+ * installed, GStreamer's RTSP server (gst-rtsp-server through python3-gi,
+ * `tests/_gst_rtsp_server.py`) on the same JPEGs.
+ *
+ * @module
+ */
+import { readLabFrames } from "../mod.ts";
+
+const ROOT = new URL("..", import.meta.url);
+
+/** A server process under test. */
+export interface ServerUnderTest {
+  /** "deno-rtsp-lab" or "gst-rtsp-server". */
+  readonly name: string;
+  readonly pid: number;
+  /** rtsp:// URL of the stream. */
+  readonly url: string;
+  /** CPU seconds (user + system) the process has used so far. */
+  cpuSeconds(): number;
+  /** Peak resident set size so far, in bytes. */
+  peakRss(): number;
+  stop(): Promise<void>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+function procCpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name (which may contain spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const utime = Number(fields[11]); // field 14 of the full line
+  const stime = Number(fields[12]); // field 15
+  return (utime + stime) / USER_HZ;
+}
+
+function procPeakRss(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+/** Read lines from a child's stream until one matches, or fail after `timeoutMs`. */
+async function waitForLine(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+  timeoutMs: number,
+  what: string,
+): Promise<RegExpExecArray> {
+  const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not start in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    for (;;) {
+      const { value, done } = await Promise.race([lines.read(), timeout]);
+      if (done) throw new Error(`${what} exited before it was ready: ${buffered.trim()}`);
+      buffered += value;
+      const match = pattern.exec(buffered);
+      if (match) {
+        // Keep draining so the child never blocks on a full pipe.
+        (async () => {
+          try {
+            while (!(await lines.read()).done);
+          } catch { /* closed */ }
+        })();
+        return match;
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function underTest(
+  name: string,
+  child: Deno.ChildProcess,
+  url: string,
+  cleanup: () => Promise<void> = async () => {},
+): ServerUnderTest {
+  return {
+    name,
+    pid: child.pid,
+    url,
+    cpuSeconds: () => procCpuSeconds(child.pid),
+    peakRss: () => procPeakRss(child.pid),
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 5000);
+      await child.status;
+      clearTimeout(timer);
+      await cleanup();
+    },
+  };
+}
+
+/** Options for {@linkcode startOurServer}. */
+export interface OurServerOptions {
+  fps: number;
+  maxSessions: number;
+  /** Extra command-line flags. */
+  flags?: string[];
+}
+
+/** Start `server.ts` on a free port, serving video.mjpeg in a loop. */
+export async function startOurServer(options: OurServerOptions): Promise<ServerUnderTest> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-P=server",
+      "server.ts",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--quiet",
+      "--loop",
+      "--fps",
+      String(options.fps),
+      "--max-connections",
+      String(options.maxSessions + 100),
+      "--max-sessions",
+      String(options.maxSessions + 100),
+      ...options.flags ?? [],
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const match = await waitForLine(
+    child.stdout,
+    /on (rtsp:\/\/[^ ]+\/) /,
+    20_000,
+    "server.ts",
+  );
+  return underTest("deno-rtsp-lab", child, `${match[1]}video.mjpeg`);
+}
+
+/** Whether GStreamer's RTSP server can be started (python3-gi and gst-rtsp-server). */
+export async function gstAvailable(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("/usr/bin/python3", {
+      args: [
+        "-c",
+        "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start GStreamer's RTSP server (shared media, rtpjpegpay) on video.mjpeg's
+ * own JPEGs, repeated to last `seconds`: imagesequencesrc cannot loop, so the
+ * sequence is the file's frames over and over (hard links, no copies).
+ */
+export async function startGstServer(fps: number, seconds: number): Promise<ServerUnderTest> {
+  const dir = await Deno.makeTempDir({ prefix: "rtsp-bench-gst-" });
+  const video = await Deno.readFile(new URL("video.mjpeg", ROOT));
+  const frames = [...readLabFrames(video)].map((f) => f.data);
+  const count = Math.ceil(seconds * fps);
+  for (let i = 0; i < frames.length; i++) {
+    await Deno.writeFile(`${dir}/${String(i).padStart(6, "0")}.jpg`, frames[i]);
+  }
+  for (let i = frames.length; i < count; i++) {
+    await Deno.link(
+      `${dir}/${String(i % frames.length).padStart(6, "0")}.jpg`,
+      `${dir}/${String(i).padStart(6, "0")}.jpg`,
+    );
+  }
+  const child = new Deno.Command("/usr/bin/python3", {
+    args: [
+      new URL("tests/_gst_rtsp_server.py", ROOT).pathname,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "--mount",
+      "/video.mjpeg",
+      "--jpeg-pattern",
+      `${dir}/%06d.jpg`,
+      "--frames",
+      String(Math.max(count, frames.length)),
+      "--fps",
+      String(fps),
+      "--lifetime",
+      String(seconds + 60),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const match = await waitForLine(child.stdout, /READY (\d+)/, 20_000, "gst-rtsp-server");
+  return underTest(
+    "gst-rtsp-server",
+    child,
+    `rtsp://127.0.0.1:${match[1]}/video.mjpeg`,
+    () => Deno.remove(dir, { recursive: true }),
+  );
+}

@@ -1,0 +1,313 @@
+/**
+ * Load generator: opens N sessions against a server running in its own
+ * process and measures, per session, the frames per second it achieved, the
+ * packets it lost, how far each frame's arrival strayed from the stream's own
+ * schedule, and the time to the first packet; and for the server process its
+ * CPU seconds per streamed session-second and its peak memory.
+ *
+ * `deno task bench:load` (or `deno task bench`, which runs the
+ * micro-benchmarks first). Flags:
+ *
+ *   --sessions 1,10,100   session counts, one server process per point
+ *   --modes udp,tcp,lab   RTP over UDP (RFC 2435), TCP interleaved, the lab dialect
+ *   --gst / --no-gst      also run GStreamer's RTSP server (udp and tcp modes),
+ *                         default: when python3-gi and gst-rtsp-server are installed
+ *   --warmup 2 --duration 5   seconds before and of the measurement window
+ *   --fps 20              frame rate of the stream
+ *   --json FILE           where to write the results (default bench/results/load.json)
+ *
+ * Send-time error: for each session, frame k's arrival minus (its RTP time
+ * since the session's first frame in the window), less the smallest such
+ * value in the session; so 0 is the least-delayed frame and the figure is
+ * the lateness of the others against a drift-free schedule (sending and
+ * receiving delays together, as a player would see them).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { type LoadMode, LoadSession } from "./_load_session.ts";
+import {
+  gstAvailable,
+  type ServerUnderTest,
+  startGstServer,
+  startOurServer,
+} from "./_load_servers.ts";
+
+const USAGE = `deno task bench:load [--sessions 1,10,100,250,500,1000,2000]
+  [--modes udp,tcp,lab] [--gst|--no-gst] [--warmup S] [--duration S] [--fps N] [--json FILE]`;
+
+/** One measured point. */
+export interface LoadResult {
+  server: string;
+  mode: LoadMode;
+  sessions: number;
+  /** Sessions that failed to start (with the first error). */
+  failed: number;
+  firstError?: string;
+  windowSeconds: number;
+  fpsMin: number;
+  fpsMean: number;
+  packetsPerSecond: number;
+  mbitPerSecond: number;
+  lostPackets: number;
+  sessionsWithLoss: number;
+  /** Datagrams the kernel dropped at full receive buffers during the point (all sockets). */
+  receiverDrops: number;
+  sendErrorP50Ms: number;
+  sendErrorP99Ms: number;
+  sendErrorMaxMs: number;
+  firstPacketP50Ms: number;
+  firstPacketP99Ms: number;
+  firstPacketMaxMs: number;
+  serverCpuSeconds: number;
+  /** Server CPU ms per streamed session-second. */
+  cpuMsPerSessionSecond: number;
+  serverPeakRssMb: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+/** Datagrams dropped at full receive buffers, machine-wide (/proc/net/snmp Udp RcvbufErrors). */
+function rcvbufErrors(): number {
+  try {
+    const lines = Deno.readTextFileSync("/proc/net/snmp").split("\n").filter((l) =>
+      l.startsWith("Udp:")
+    );
+    const names = lines[0].split(/\s+/);
+    const values = lines[1].split(/\s+/);
+    return Number(values[names.indexOf("RcvbufErrors")]);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Run `work` over `items`, at most `limit` at a time. */
+async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]);
+  });
+  await Promise.all(runners);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function measure(
+  server: ServerUnderTest,
+  mode: LoadMode,
+  count: number,
+  warmupS: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const drops0 = rcvbufErrors();
+  const sessions = Array.from({ length: count }, () => new LoadSession(mode, server.url));
+  const started: LoadSession[] = [];
+  let failed = 0;
+  let firstError: string | undefined;
+  await pool(sessions, 50, async (session) => {
+    try {
+      await session.start();
+      started.push(session);
+    } catch (error) {
+      failed++;
+      firstError ??= error instanceof Error ? error.message : String(error);
+      await session.stop();
+    }
+  });
+  await sleep(warmupS * 1000);
+  const cpu0 = server.cpuSeconds();
+  const t0 = performance.now();
+  await sleep(durationS * 1000);
+  const t1 = performance.now();
+  const cpu1 = server.cpuSeconds();
+  const peakRss = server.peakRss();
+  await pool(started, 100, (session) => session.stop());
+  const drops = rcvbufErrors() - drops0;
+
+  const window = (t1 - t0) / 1000;
+  const fps: number[] = [];
+  const errors: number[] = [];
+  const firsts: number[] = [];
+  let packets = 0;
+  let bytes = 0;
+  let lost = 0;
+  let withLoss = 0;
+  for (const { record } of started) {
+    if (record.firstPacketMs !== undefined) firsts.push(record.firstPacketMs);
+    packets += record.packets;
+    bytes += record.bytes;
+    lost += record.lost;
+    if (record.lost > 0) withLoss++;
+    let frames = 0;
+    let firstTs: number | undefined;
+    const late: number[] = [];
+    for (let i = 0; i < record.frameArrivals.length; i++) {
+      const at = record.frameArrivals[i];
+      if (at < t0 || at >= t1) continue;
+      frames++;
+      const ts = record.frameTimestamps[i];
+      firstTs ??= ts;
+      late.push(at - ((ts - firstTs) >>> 0) / 90);
+    }
+    fps.push(frames / window);
+    const base = Math.min(...late);
+    for (const value of late) errors.push(value - base);
+  }
+  errors.sort((a, b) => a - b);
+  firsts.sort((a, b) => a - b);
+  // Packets and bytes over the whole session, rates over the window's share of it.
+  const totalFrames = started.reduce((n, s) => n + s.record.frameArrivals.length, 0);
+  const windowFrames = fps.reduce((a, b) => a + b, 0) * window;
+  const share = totalFrames > 0 ? windowFrames / totalFrames : 0;
+  return {
+    server: server.name,
+    mode,
+    sessions: count,
+    failed,
+    firstError,
+    windowSeconds: window,
+    fpsMin: fps.length ? Math.min(...fps) : 0,
+    fpsMean: fps.length ? fps.reduce((a, b) => a + b, 0) / fps.length : 0,
+    packetsPerSecond: packets * share / window,
+    mbitPerSecond: bytes * share * 8 / window / 1e6,
+    lostPackets: lost,
+    sessionsWithLoss: withLoss,
+    receiverDrops: drops,
+    sendErrorP50Ms: percentile(errors, 0.5),
+    sendErrorP99Ms: percentile(errors, 0.99),
+    sendErrorMaxMs: errors.length ? errors[errors.length - 1] : NaN,
+    firstPacketP50Ms: percentile(firsts, 0.5),
+    firstPacketP99Ms: percentile(firsts, 0.99),
+    firstPacketMaxMs: firsts.length ? firsts[firsts.length - 1] : NaN,
+    serverCpuSeconds: cpu1 - cpu0,
+    cpuMsPerSessionSecond: (cpu1 - cpu0) * 1000 / (started.length * window),
+    serverPeakRssMb: peakRss / 1048576,
+  };
+}
+
+const COLUMNS: [string, (r: LoadResult) => string][] = [
+  ["server", (r) => r.server],
+  ["mode", (r) => r.mode],
+  ["sessions", (r) => String(r.sessions - r.failed) + (r.failed ? `(-${r.failed})` : "")],
+  ["fps min", (r) => r.fpsMin.toFixed(2)],
+  ["fps mean", (r) => r.fpsMean.toFixed(2)],
+  ["pkt/s", (r) => Math.round(r.packetsPerSecond).toString()],
+  ["Mbit/s", (r) => r.mbitPerSecond.toFixed(1)],
+  ["lost", (r) => `${r.lostPackets}${r.sessionsWithLoss ? ` (${r.sessionsWithLoss} sess)` : ""}`],
+  ["rcvbuf drops", (r) => String(r.receiverDrops)],
+  ["late p50 ms", (r) => r.sendErrorP50Ms.toFixed(2)],
+  ["late p99 ms", (r) => r.sendErrorP99Ms.toFixed(2)],
+  ["late max ms", (r) => r.sendErrorMaxMs.toFixed(1)],
+  ["1st pkt p50 ms", (r) => r.firstPacketP50Ms.toFixed(1)],
+  ["1st pkt p99 ms", (r) => r.firstPacketP99Ms.toFixed(1)],
+  ["CPU ms/sess-s", (r) => r.cpuMsPerSessionSecond.toFixed(3)],
+  ["peak RSS MB", (r) => r.serverPeakRssMb.toFixed(0)],
+];
+
+/** A markdown table row. */
+function row(cells: string[]): string {
+  return `| ${cells.join(" | ")} |`;
+}
+
+async function machine(): Promise<Record<string, string>> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? "unknown";
+  let gst = "not installed";
+  try {
+    const out = await new Deno.Command("gst-launch-1.0", { args: ["--version"] }).output();
+    gst = new TextDecoder().decode(out.stdout).split("\n")[0];
+  } catch { /* not installed */ }
+  return {
+    cpu: model,
+    cores: String(navigator.hardwareConcurrency),
+    kernel: (await Deno.readTextFile("/proc/sys/kernel/osrelease").catch(() => "?")).trim(),
+    deno: Deno.version.deno,
+    gstreamer: gst,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      sessions: { type: "string", default: "1,10,100,250,500,1000,2000" },
+      modes: { type: "string", default: "udp" },
+      gst: { type: "boolean" },
+      "no-gst": { type: "boolean" },
+      "gst-sessions": { type: "string", default: "1,10,100,250,500,1000" },
+      warmup: { type: "string", default: "2" },
+      duration: { type: "string", default: "5" },
+      fps: { type: "string", default: "20" },
+      json: { type: "string", default: "bench/results/load.json" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const counts = values.sessions.split(",").map(Number);
+  const gstCounts = new Set(values["gst-sessions"].split(",").map(Number));
+  const modes = values.modes.split(",") as LoadMode[];
+  for (const mode of modes) {
+    if (!["udp", "tcp", "lab"].includes(mode)) throw new Error(`unknown mode ${mode}\n${USAGE}`);
+  }
+  const warmup = Number(values.warmup);
+  const duration = Number(values.duration);
+  const fps = Number(values.fps);
+  const withGst = values["no-gst"] ? false : values.gst ?? await gstAvailable();
+  if (!withGst) {
+    console.log(
+      values["no-gst"]
+        ? "GStreamer comparison off (--no-gst)"
+        : "GStreamer comparison skipped: python3-gi / gir1.2-gst-rtsp-server-1.0 not installed",
+    );
+  }
+
+  const info = await machine();
+  console.log(
+    `machine: ${info.cpu}, ${info.cores} cores, Linux ${info.kernel}, Deno ${info.deno}, ${info.gstreamer}`,
+  );
+  console.log(
+    `stream: video.mjpeg at ${fps} fps; window ${duration} s after ${warmup} s warm-up\n`,
+  );
+  console.log(row(COLUMNS.map(([name]) => name)));
+  console.log(row(COLUMNS.map(() => "---")));
+
+  const results: LoadResult[] = [];
+  for (const mode of modes) {
+    for (const count of counts) {
+      const servers: (() => Promise<ServerUnderTest>)[] = [
+        () => startOurServer({ fps, maxSessions: count }),
+      ];
+      if (withGst && mode !== "lab" && gstCounts.has(count)) {
+        servers.push(() => startGstServer(fps, warmup + duration + 60 + count / 20));
+      }
+      for (const start of servers) {
+        const server = await start();
+        try {
+          const result = await measure(server, mode, count, warmup, duration);
+          results.push(result);
+          console.log(row(COLUMNS.map(([, cell]) => cell(result))));
+          if (result.firstError) console.log(`  (first failure: ${result.firstError})`);
+        } finally {
+          await server.stop();
+        }
+      }
+    }
+  }
+  await Deno.mkdir(new URL(".", new URL(values.json, `file://${Deno.cwd()}/`)), {
+    recursive: true,
+  });
+  await Deno.writeTextFile(
+    values.json,
+    JSON.stringify({ date: new Date().toISOString(), machine: info, fps, results }, null, 2) +
+      "\n",
+  );
+  console.log(`\nresults written to ${values.json}`);
+}
+
+if (import.meta.main) await main();
