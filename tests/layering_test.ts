@@ -1,19 +1,20 @@
 /**
- * The layers of lib/ import only downwards: wire ← media ← session, and
- * nothing in lib/ imports the entry points (mod.ts, server.ts, client.ts).
+ * The layers of lib/ import only downwards: wire ← net ← media ← session,
+ * and nothing in lib/ imports the entry points (mod.ts, server.ts, client.ts).
  */
 import assert from "node:assert/strict";
 
 const ROOT = new URL("..", import.meta.url);
 const LIB = new URL("lib/", ROOT);
 
-type Layer = "wire" | "media" | "session";
-const LAYERS: Layer[] = ["wire", "media", "session"];
+type Layer = "wire" | "net" | "media" | "session";
+const LAYERS: Layer[] = ["wire", "net", "media", "session"];
 /** The layers each layer may import from. */
 const ALLOWED: Record<Layer, Layer[]> = {
   wire: ["wire"],
-  media: ["wire", "media"],
-  session: ["wire", "media", "session"],
+  net: ["wire", "net"],
+  media: ["wire", "net", "media"],
+  session: ["wire", "net", "media", "session"],
 };
 
 interface SourceFile {
@@ -90,7 +91,12 @@ const files = await listTs(LIB, "lib/");
  * "imports": the media layer decodes JPEGs it has to convert with jpeg-js.
  * The wire layer stays dependency-free.
  */
-const PACKAGES: Record<Layer, string[]> = { wire: [], media: ["jpeg-js"], session: [] };
+const PACKAGES: Record<Layer, string[]> = {
+  wire: [],
+  net: [],
+  media: ["jpeg-js"],
+  session: [],
+};
 const DECLARED = Object.keys(
   JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).imports ?? {},
 );
@@ -128,7 +134,7 @@ Deno.test("layering: lib/ has files in each layer and none outside them", () => 
     assert.ok(files.some((f) => f.layer === layer), `no files in lib/${layer}/`);
   }
   const stray = files.filter((f) => f.layer === undefined).map((f) => f.path);
-  assert.deepEqual(stray, [], "every .ts file under lib/ belongs to wire, media or session");
+  assert.deepEqual(stray, [], "every .ts file under lib/ belongs to wire, net, media or session");
 });
 
 Deno.test("layering: each layer imports only itself and the layers below", () => {
