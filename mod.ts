@@ -4,7 +4,8 @@
  * loose dialect and standard RTSP.
  *
  * Layers, each importing only those below it:
- * 1. wire formats (`lib/wire`): pure functions over bytes;
+ * 1. wire formats (`lib/wire`): pure functions over bytes; below media, the
+ *    batched Linux UDP socket (`lib/net`, through the FFI);
  * 2. media (`lib/media`): files loaded once and shared;
  * 3. sessions (`lib/session`): state machines, pacing, sockets, statistics.
  *
@@ -150,6 +151,17 @@ export {
   serializeJpegSdp,
 } from "./lib/wire/sdp.ts";
 
+// Layer 1b: batched UDP through the FFI (Linux).
+export {
+  linuxUdpAvailable,
+  type LinuxUdpCounters,
+  type LinuxUdpDatagram,
+  type LinuxUdpOptions,
+  LinuxUdpSocket,
+  type LinuxUdpSupport,
+  linuxUdpSupport,
+} from "./lib/net/linux_udp.ts";
+
 // Layer 2: media.
 export {
   loadMjpegSource,
@@ -176,7 +188,14 @@ export {
   type SessionState,
   type SessionTransport,
 } from "./lib/session/server_session.ts";
-export { type PairCounters, type PairDatagram, UdpPortPair } from "./lib/session/udp_port_pair.ts";
+export {
+  MAX_SENDS_IN_FLIGHT,
+  type PairCounters,
+  type PairDatagram,
+  UdpPortPair,
+  type UdpPortPairOptions,
+  type UdpSendMode,
+} from "./lib/session/udp_port_pair.ts";
 export { ReorderBuffer } from "./lib/session/reorder_buffer.ts";
 export {
   RtspError,

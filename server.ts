@@ -5,7 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { RtspServer } from "./mod.ts";
+import { RtspServer, type UdpSendMode } from "./mod.ts";
 
 const USAGE = `Usage: rtsp-server <port> [options]
 
@@ -29,6 +29,9 @@ Options:
                      for SEC seconds (default 30)
   --max-connections N  answer 503 beyond N connections (default 1000)
   --max-sessions N   answer 453 to SETUP beyond N sessions (default 2000)
+  --udp-send MODE    how RTP leaves: auto (default: the best available),
+                     gso or sendmmsg (batched system calls on Linux, needs
+                     --allow-ffi), portable (one send per packet)
   --quiet            no log line per request
   -h, --help         this help
 
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
         "max-connections": { type: "string", default: "1000" },
         "max-sessions": { type: "string", default: "2000" },
         quiet: { type: "boolean", default: false },
+        "udp-send": { type: "string", default: "auto" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -84,6 +88,10 @@ async function main(): Promise<void> {
     }
     return n;
   };
+  const udpSend = values["udp-send"];
+  if (!["auto", "gso", "sendmmsg", "portable"].includes(udpSend)) {
+    fail(`--udp-send "${udpSend}" is not one of auto, gso, sendmmsg, portable`);
+  }
   const sessionTimeout = limit("session-timeout", values["session-timeout"], false);
   const idleTimeout = limit("idle-timeout", values["idle-timeout"], false);
   const maxConnections = limit("max-connections", values["max-connections"], true);
@@ -106,6 +114,7 @@ async function main(): Promise<void> {
       mediaDir: values["media-dir"],
       fps,
       unpaced,
+      udpSendMode: udpSend as UdpSendMode,
       loop: values.loop,
       sessionTimeout,
       idleTimeout,
@@ -127,7 +136,7 @@ async function main(): Promise<void> {
       values["media-dir"]
     } on rtsp://${server.addr.hostname}:${server.addr.port}/ at ${
       unpaced ? "full speed (unpaced)" : `${fps} fps`
-    } (RTP from UDP port ${server.rtpPort})`,
+    } (RTP from UDP port ${server.rtpPort}, ${server.udpSendMode})`,
   );
   const stop = () => {
     console.error("rtsp-server: shutting down");

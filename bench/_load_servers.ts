@@ -111,6 +111,8 @@ function underTest(
 export interface OurServerOptions {
   fps: number;
   maxSessions: number;
+  /** How RTP leaves (server.ts --udp-send). @default {"auto"} */
+  udpSend?: string;
   /** Extra command-line flags. */
   flags?: string[];
 }
@@ -133,6 +135,8 @@ export async function startOurServer(options: OurServerOptions): Promise<ServerU
       String(options.maxSessions + 100),
       "--max-sessions",
       String(options.maxSessions + 100),
+      "--udp-send",
+      options.udpSend ?? "auto",
       ...options.flags ?? [],
     ],
     cwd: ROOT,
@@ -142,11 +146,11 @@ export async function startOurServer(options: OurServerOptions): Promise<ServerU
   }).spawn();
   const match = await waitForLine(
     child.stdout,
-    /on (rtsp:\/\/[^ ]+\/) /,
+    /on (rtsp:\/\/[^ ]+\/) .*, ([a-z+]+)[^,]*\)$/m,
     20_000,
     "server.ts",
   );
-  return underTest("deno-rtsp-lab", child, `${match[1]}video.mjpeg`);
+  return underTest(`deno-rtsp-lab ${match[2]}`, child, `${match[1]}video.mjpeg`);
 }
 
 /** Whether GStreamer's RTSP server can be started (python3-gi and gst-rtsp-server). */

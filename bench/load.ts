@@ -14,6 +14,8 @@
  *                         default: when python3-gi and gst-rtsp-server are installed
  *   --warmup 2 --duration 5   seconds before and of the measurement window
  *   --fps 20              frame rate of the stream
+ *   --udp-send auto       how our server sends RTP, one run per mode listed:
+ *                         gso, sendmmsg (batched, Linux FFI), portable, auto
  *   --json FILE           where to write the results (default bench/results/load.json)
  *
  * Send-time error: for each session, frame k's arrival minus (its RTP time
@@ -34,7 +36,8 @@ import {
 } from "./_load_servers.ts";
 
 const USAGE = `deno task bench:load [--sessions 1,10,100,250,500,1000,2000]
-  [--modes udp,tcp,lab] [--gst|--no-gst] [--warmup S] [--duration S] [--fps N] [--json FILE]`;
+  [--modes udp,tcp,lab] [--gst|--no-gst] [--warmup S] [--duration S] [--fps N]
+  [--udp-send gso,sendmmsg,portable] [--json FILE]`;
 
 /** One measured point. */
 export interface LoadResult {
@@ -241,6 +244,7 @@ async function main(): Promise<void> {
       warmup: { type: "string", default: "2" },
       duration: { type: "string", default: "5" },
       fps: { type: "string", default: "20" },
+      "udp-send": { type: "string", default: "auto" },
       json: { type: "string", default: "bench/results/load.json" },
       help: { type: "boolean", short: "h" },
     },
@@ -280,9 +284,9 @@ async function main(): Promise<void> {
   const results: LoadResult[] = [];
   for (const mode of modes) {
     for (const count of counts) {
-      const servers: (() => Promise<ServerUnderTest>)[] = [
-        () => startOurServer({ fps, maxSessions: count }),
-      ];
+      const servers: (() => Promise<ServerUnderTest>)[] = values["udp-send"].split(",").map(
+        (udpSend) => () => startOurServer({ fps, maxSessions: count, udpSend }),
+      );
       if (withGst && mode !== "lab" && gstCounts.has(count)) {
         servers.push(() => startGstServer(fps, warmup + duration + 60 + count / 20));
       }

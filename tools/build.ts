@@ -16,7 +16,8 @@ const targets = [
   {
     name: "rtsp-server",
     source: "server.ts",
-    flags: ["--unstable-net", "--allow-net", "--allow-read"],
+    // ffi: RTP leaves in batches through sendmmsg/UDP GSO (lib/net); without it, one send per packet.
+    flags: ["--unstable-net", "--allow-net", "--allow-read", "--allow-ffi"],
   },
   {
     name: "rtsp-client",

@@ -25,7 +25,7 @@ import { RtspParseError } from "../wire/rtsp_parser.ts";
 import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
 import { type Clock, realClock, sleep } from "./clock.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
-import { UdpPortPair } from "./udp_port_pair.ts";
+import { type PairCounters, UdpPortPair, type UdpSendMode } from "./udp_port_pair.ts";
 import { parseRtcpPackets } from "../wire/rtcp_packet.ts";
 import { serializeInterleaved } from "../wire/rtsp_message.ts";
 import { RtspConnection } from "./rtsp_connection.ts";
@@ -76,6 +76,12 @@ export interface RtspServerOptions {
   rtcpInterval?: number;
   /** Largest RTP packet of a standard session, headers included, in bytes. @default {1400} */
   maxPacketSize?: number;
+  /**
+   * How RTP leaves the server's UDP socket: batched (`gso`, `sendmmsg`: Linux,
+   * needs the ffi permission) or one Deno send per packet (`portable`);
+   * `auto` takes the best available. @default {"auto"}
+   */
+  udpSendMode?: UdpSendMode;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
   clock?: Clock;
@@ -174,12 +180,15 @@ export class RtspServer {
       connectionsIdled: 0,
       connectionsRefused: 0,
     };
-    this.#udp = UdpPortPair.bind(hostname, (d) => this.#onRtcp(d.data, d.from.hostname));
+    this.#udp = UdpPortPair.bind(hostname, (d) => this.#onRtcp(d.data, d.from.hostname), {
+      sendMode: options.udpSendMode,
+    });
     this.#options = {
       mediaDir: options.mediaDir ?? ".",
       fps: options.fps ?? 20,
       loop: options.loop ?? false,
       unpaced: options.unpaced ?? false,
+      udpSendMode: options.udpSendMode ?? "auto",
       sessionTimeout: options.sessionTimeout ?? 60,
       idleFlushMs: options.idleFlushMs ?? 40,
       idleTimeout: options.idleTimeout ?? 30,
@@ -222,6 +231,20 @@ export class RtspServer {
   /** The UDP port RTP is sent from (even); RTCP uses the one above. */
   get rtpPort(): number {
     return this.#udp.rtpPort;
+  }
+
+  /**
+   * How RTP leaves: "sendmmsg+gso", "sendmmsg" or "portable", and why not
+   * batched when portable (e.g. "no ffi permission (run with --allow-ffi)").
+   */
+  get udpSendMode(): string {
+    const why = this.#udp.portableReason;
+    return why === undefined ? this.#udp.sendMode : `${this.#udp.sendMode} (${why})`;
+  }
+
+  /** Traffic counters of the RTP/RTCP sockets. */
+  get udpCounters(): PairCounters {
+    return this.#udp.counters;
   }
 
   /** Stop accepting, end every session and connection, release every socket and timer. */

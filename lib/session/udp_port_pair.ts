@@ -4,8 +4,20 @@
  * the port the Transport reply advertises as `server_port`, and RTCP from
  * the one above, as some clients accept packets only from those.
  *
+ * RTP goes out one of two ways:
+ * - **batched** (Linux, with the ffi permission): the RTP socket is a
+ *   {@linkcode LinuxUdpSocket}; packets queued during one turn of the event
+ *   loop (one pacer wake-up, every session due in it) leave in one
+ *   `sendmmsg` call at the end of the turn, each frame's packets to one
+ *   client as one UDP GSO message where the kernel supports it. Headers are
+ *   stamped into a reused arena and payloads are passed by reference, so
+ *   nothing is copied or allocated per packet.
+ * - **portable**: Deno's `DatagramConn.send`, one call per packet (each
+ *   packet joined into a new buffer, which Deno holds until the send is done).
+ *
  * @module
  */
+import { LinuxUdpSocket, linuxUdpSupport } from "../net/linux_udp.ts";
 
 /** A datagram that arrived on one of the pair's sockets. */
 export interface PairDatagram {
@@ -15,96 +27,263 @@ export interface PairDatagram {
 
 /** Counters of the pair's traffic. */
 export interface PairCounters {
+  /** RTP packets sent (batched: accepted by the kernel; portable: handed to Deno). */
+  rtpSent: number;
+  /** System calls (or Deno sends) that carried them. */
+  rtpSendCalls: number;
   sendErrors: number;
+  /**
+   * Datagrams not sent because the process could not keep up: the send
+   * buffer was full (batched), or {@linkcode MAX_SENDS_IN_FLIGHT} sends were
+   * still waiting (portable).
+   */
+  sendDropped: number;
   /** Datagrams received on the RTP port (clients' NAT "punch" packets). */
   rtpReceived: number;
   rtcpReceived: number;
 }
 
+/**
+ * How RTP leaves: `auto` picks `gso`, else `sendmmsg`, else `portable`;
+ * `sendmmsg` is batched without GSO.
+ */
+export type UdpSendMode = "auto" | "gso" | "sendmmsg" | "portable";
+
+/** Options for {@linkcode UdpPortPair.bind}. */
+export interface UdpPortPairOptions {
+  /** @default {"auto"} */
+  sendMode?: UdpSendMode;
+}
+
+/**
+ * Most sends on the Deno sockets waiting to complete at once. Each holds its
+ * datagram; beyond this the pair drops new datagrams (and counts them) rather
+ * than queue without bound when sending falls behind.
+ */
+export const MAX_SENDS_IN_FLIGHT = 8192;
+
+/** Bytes of RTP headers stamped per arena (then a new one is started). */
+const HEADER_ARENA_BYTES = 64 * 1024;
+/** Send buffer of the batched RTP socket: a flush may queue many 64 KB GSO messages. */
+const BATCH_SEND_BUFFER = 8 * 1024 * 1024;
+
 /** RTP and RTCP sockets on adjacent ports. */
 export class UdpPortPair {
-  readonly rtp: Deno.DatagramConn;
-  readonly rtcp: Deno.DatagramConn;
-  readonly counters: PairCounters = { sendErrors: 0, rtpReceived: 0, rtcpReceived: 0 };
+  /** The RTP socket, when sending is portable. */
+  readonly #rtp: Deno.DatagramConn | undefined;
+  /** The RTP socket, when sending is batched. */
+  readonly #batched: LinuxUdpSocket | undefined;
+  readonly #rtcp: Deno.DatagramConn;
+  readonly #rtpPort: number;
+  readonly #counters: PairCounters = {
+    rtpSent: 0,
+    rtpSendCalls: 0,
+    sendErrors: 0,
+    sendDropped: 0,
+    rtpReceived: 0,
+    rtcpReceived: 0,
+  };
+  /** How RTP leaves, for logs: "portable", "sendmmsg" or "sendmmsg+gso". */
+  readonly sendMode: string;
+  /** Why batched sending is not used, when it is not. */
+  readonly portableReason: string | undefined;
   readonly #loops: Promise<void>[];
   #closed = false;
+  #inFlight = 0;
+  #headers = new Uint8Array(HEADER_ARENA_BYTES);
+  #headerOffset = 0;
 
   private constructor(
-    rtp: Deno.DatagramConn,
+    rtp: Deno.DatagramConn | LinuxUdpSocket,
     rtcp: Deno.DatagramConn,
     onRtcp: (datagram: PairDatagram) => void,
+    portableReason: string | undefined,
   ) {
-    this.rtp = rtp;
-    this.rtcp = rtcp;
-    this.#loops = [
-      this.#receive(rtp, () => this.counters.rtpReceived++),
-      this.#receive(rtcp, (d) => {
-        this.counters.rtcpReceived++;
-        onRtcp(d);
-      }),
-    ];
+    this.#rtcp = rtcp;
+    this.portableReason = portableReason;
+    const rtcpLoop = this.#receive(rtcp, (d) => {
+      this.#counters.rtcpReceived++;
+      onRtcp(d);
+    });
+    if (rtp instanceof LinuxUdpSocket) {
+      this.#batched = rtp;
+      this.#rtpPort = rtp.localPort;
+      this.sendMode = rtp.gsoEnabled ? "sendmmsg+gso" : "sendmmsg";
+      this.#loops = [this.#receiveBatched(rtp), rtcpLoop];
+    } else {
+      this.#rtp = rtp;
+      this.#rtpPort = (rtp.addr as Deno.NetAddr).port;
+      this.sendMode = "portable";
+      this.#loops = [this.#receive(rtp, () => this.#counters.rtpReceived++), rtcpLoop];
+    }
   }
 
   /**
    * Bind an even/odd pair of free ports on `hostname`.
    *
-   * @throws {Error} when no pair could be found in 100 attempts.
+   * @throws {Error} when no pair could be found in 100 attempts, or when a
+   * batched `sendMode` was asked for and cannot be had (the error says why).
    */
-  static bind(hostname: string, onRtcp: (datagram: PairDatagram) => void): UdpPortPair {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const probe = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
-      const port = (probe.addr as Deno.NetAddr).port;
-      const base = port - (port % 2);
-      let rtp: Deno.DatagramConn | undefined;
-      let rtcp: Deno.DatagramConn | undefined;
-      if (port === base) rtp = probe;
-      else rtcp = probe;
-      try {
-        rtp ??= Deno.listenDatagram({ hostname, port: base, transport: "udp" });
-        rtcp ??= Deno.listenDatagram({ hostname, port: base + 1, transport: "udp" });
-        return new UdpPortPair(rtp, rtcp, onRtcp);
-      } catch {
-        rtp?.close();
-        rtcp?.close();
+  static bind(
+    hostname: string,
+    onRtcp: (datagram: PairDatagram) => void,
+    options: UdpPortPairOptions = {},
+  ): UdpPortPair {
+    const mode = options.sendMode ?? "auto";
+    let portableReason: string | undefined = mode === "portable" ? "asked for" : undefined;
+    if (mode !== "portable") {
+      const support = linuxUdpSupport();
+      if (!support.available) portableReason = support.reason;
+      else if (!/^\d+\.\d+\.\d+\.\d+$/.test(hostname)) {
+        portableReason = `batched sending is IPv4 only, not ${hostname}`;
+      } else if (mode === "gso" && !support.gso) portableReason = "the kernel refuses UDP GSO";
+      if (portableReason !== undefined && mode !== "auto") {
+        throw new Error(`Cannot send RTP with ${mode}: ${portableReason}`);
       }
+    }
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const pair = portableReason === undefined
+        ? UdpPortPair.#tryBatched(hostname, onRtcp, mode !== "sendmmsg")
+        : UdpPortPair.#tryPortable(hostname, onRtcp, portableReason);
+      if (pair) return pair;
     }
     throw new Error(`Cannot find two adjacent free UDP ports on ${hostname} for RTP and RTCP`);
   }
 
+  static #tryBatched(
+    hostname: string,
+    onRtcp: (datagram: PairDatagram) => void,
+    gso: boolean,
+  ): UdpPortPair | undefined {
+    const rtp = LinuxUdpSocket.bind({
+      hostname,
+      port: 0,
+      gso,
+      sendBufferBytes: BATCH_SEND_BUFFER,
+    });
+    const port = rtp.localPort;
+    if (port % 2 === 0) {
+      try {
+        const rtcp = Deno.listenDatagram({ hostname, port: port + 1, transport: "udp" });
+        return new UdpPortPair(rtp, rtcp, onRtcp, undefined);
+      } catch { /* the odd port is taken: try another pair */ }
+    }
+    void rtp.close();
+    return undefined;
+  }
+
+  static #tryPortable(
+    hostname: string,
+    onRtcp: (datagram: PairDatagram) => void,
+    reason: string,
+  ): UdpPortPair | undefined {
+    const probe = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
+    const port = (probe.addr as Deno.NetAddr).port;
+    const base = port - (port % 2);
+    let rtp: Deno.DatagramConn | undefined;
+    let rtcp: Deno.DatagramConn | undefined;
+    if (port === base) rtp = probe;
+    else rtcp = probe;
+    try {
+      rtp ??= Deno.listenDatagram({ hostname, port: base, transport: "udp" });
+      rtcp ??= Deno.listenDatagram({ hostname, port: base + 1, transport: "udp" });
+      return new UdpPortPair(rtp, rtcp, onRtcp, reason);
+    } catch {
+      rtp?.close();
+      rtcp?.close();
+      return undefined;
+    }
+  }
+
   /** The RTP port (even); RTCP is the one above. */
   get rtpPort(): number {
-    return (this.rtp.addr as Deno.NetAddr).port;
+    return this.#rtpPort;
   }
 
   /** The RTCP port (odd). */
   get rtcpPort(): number {
-    return (this.rtcp.addr as Deno.NetAddr).port;
+    return (this.#rtcp.addr as Deno.NetAddr).port;
+  }
+
+  /** Counters of the pair's traffic (a snapshot). */
+  get counters(): PairCounters {
+    const counters = { ...this.#counters };
+    const batched = this.#batched?.counters;
+    if (batched) {
+      counters.rtpSent = batched.datagramsSent;
+      counters.rtpSendCalls = batched.sendCalls;
+      counters.sendErrors += batched.sendErrors;
+      counters.sendDropped += batched.sendDropped;
+    }
+    return counters;
   }
 
   /**
    * Send an RTP packet (header + payload) from the RTP socket; errors (such
-   * as ICMP port unreachable) are counted, not thrown. Deno's `send` holds its
-   * buffer until the datagram is out, so the two parts are joined in a new one.
+   * as ICMP port unreachable) are counted, not thrown. The header is copied
+   * at once; the payload must not change until the end of this event-loop
+   * turn (shared, immutable payloads are what sessions send).
    */
   sendRtp(header: Uint8Array, payload: Uint8Array, hostname: string, port: number): void {
-    const packet = new Uint8Array(header.length + payload.length);
-    packet.set(header);
-    packet.set(payload, header.length);
-    this.#send(this.rtp, packet, hostname, port);
+    if (this.#closed) return;
+    const batched = this.#batched;
+    if (!batched) {
+      const packet = new Uint8Array(header.length + payload.length);
+      packet.set(header);
+      packet.set(payload, header.length);
+      this.#counters.rtpSent++;
+      this.#counters.rtpSendCalls++;
+      this.#send(this.#rtp!, packet, hostname, port);
+      return;
+    }
+    let offset = this.#headerOffset;
+    if (offset + header.length > this.#headers.length) {
+      // The full arena stays alive through the queued packets that point into it.
+      this.#headers = new Uint8Array(Math.max(HEADER_ARENA_BYTES, header.length));
+      offset = 0;
+    }
+    const stamped = this.#headers.subarray(offset, offset + header.length);
+    stamped.set(header);
+    this.#headerOffset = offset + header.length;
+    if (batched.pending === 0) queueMicrotask(this.#flush);
+    try {
+      batched.begin(hostname, port);
+    } catch {
+      this.#counters.sendErrors++; // not an IPv4 address: cannot come from an IPv4 listener
+      return;
+    }
+    batched.part(stamped);
+    batched.part(payload);
   }
+
+  /** Send what was queued this turn; the header arena starts over. */
+  #flush = (): void => {
+    this.#batched?.flush();
+    this.#headerOffset = 0;
+  };
 
   /** Send from the RTCP socket. */
   sendRtcp(data: Uint8Array, hostname: string, port: number): void {
-    this.#send(this.rtcp, data, hostname, port);
+    this.#send(this.#rtcp, data, hostname, port);
   }
 
   #send(conn: Deno.DatagramConn, data: Uint8Array, hostname: string, port: number): void {
     if (this.#closed) return;
-    conn.send(data, { transport: "udp", hostname, port }).catch(this.#onSendError);
+    if (this.#inFlight >= MAX_SENDS_IN_FLIGHT) {
+      this.#counters.sendDropped++;
+      return;
+    }
+    this.#inFlight++;
+    conn.send(data, { transport: "udp", hostname, port }).then(this.#onSent, this.#onSendError);
   }
 
+  #onSent = (): void => {
+    this.#inFlight--;
+  };
+
   #onSendError = (): void => {
-    this.counters.sendErrors++;
+    this.#inFlight--;
+    this.#counters.sendErrors++;
   };
 
   async #receive(conn: Deno.DatagramConn, handle: (d: PairDatagram) => void): Promise<void> {
@@ -120,12 +299,20 @@ export class UdpPortPair {
     }
   }
 
+  async #receiveBatched(socket: LinuxUdpSocket): Promise<void> {
+    while (!this.#closed) {
+      const datagrams = await socket.receive(64, 1000);
+      this.#counters.rtpReceived += datagrams.length;
+    }
+  }
+
   /** Close both sockets and wait for their receive loops. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.rtp.close();
-    this.rtcp.close();
-    await Promise.all(this.#loops);
+    this.#rtp?.close();
+    const closing = this.#batched?.close();
+    this.#rtcp.close();
+    await Promise.all([...this.#loops, closing]);
   }
 }
