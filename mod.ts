@@ -175,6 +175,7 @@ export { MediaError, MediaLibrary } from "./lib/media/media_library.ts";
 // Layer 3: sessions.
 export { type Clock, realClock, type TimerHandle } from "./lib/session/clock.ts";
 export { type PacedTask, Pacer } from "./lib/session/pacer.ts";
+export { LatencyHistogram, type LatencySummary } from "./lib/session/latency_histogram.ts";
 export {
   FrameStream,
   type FrameStreamOptions,

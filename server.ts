@@ -32,7 +32,8 @@ Options:
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)
-  --quiet            no log line per request
+  --quiet            no log line per request (SIGUSR1 still prints statistics:
+                     counters, and how late frames left against their schedule)
   -h, --help         this help
 
 Example: rtsp-server 1025`;
@@ -138,12 +139,30 @@ async function main(): Promise<void> {
       unpaced ? "full speed (unpaced)" : `${fps} fps`
     } (RTP from UDP port ${server.rtpPort}, ${server.udpSendMode})`,
   );
+  /** One line of statistics; pacing lateness covers the time since the last report. */
+  const report = (event: string): string => {
+    const udp = server.udpCounters;
+    const late = server.pacingLateness;
+    server.resetPacingLateness();
+    return `rtsp-server: ${event}: ${server.sessions.size} sessions now, ` +
+      `${server.counters.sessionsCreated} in all; ` +
+      `${udp.rtpSent} RTP packets over UDP in ${udp.rtpSendCalls} send calls ` +
+      `(${server.udpSendMode}), ${udp.sendErrors} send errors, ${udp.sendDropped} dropped; ` +
+      `pacing lateness p50 ${late.p50.toFixed(2)} ms, p99 ${late.p99.toFixed(2)} ms, ` +
+      `p99.9 ${late.p999.toFixed(2)} ms, max ${
+        late.max.toFixed(2)
+      } ms over ${late.count} paced runs`;
+  };
   const stop = () => {
-    console.error("rtsp-server: shutting down");
+    console.error(report("shutting down"));
     server.close().then(() => Deno.exit(0));
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  if (Deno.build.os !== "windows") {
+    // kill -USR1: statistics now, and pacing lateness measured afresh from here.
+    Deno.addSignalListener("SIGUSR1", () => console.error(report("statistics")));
+  }
 }
 
 if (import.meta.main) await main();

@@ -21,7 +21,42 @@ export interface ServerUnderTest {
   cpuSeconds(): number;
   /** Peak resident set size so far, in bytes. */
   peakRss(): number;
-  stop(): Promise<void>;
+  /** Send a signal to the server process (ours prints statistics on SIGUSR1). */
+  signal(signal: Deno.Signal): void;
+  /** Stop the server; resolves to what it printed on stderr. */
+  stop(): Promise<string>;
+}
+
+/** Pacing lateness from our server's shutdown line, in ms. */
+export interface ServerPacing {
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** RTP packets per send system call (batched sending), when reported. */
+  packetsPerCall: number;
+}
+
+/**
+ * Read the pacing figures out of the last statistics line server.ts printed
+ * (on SIGUSR1: lateness since the previous one), if there is one.
+ */
+export function parsePacing(stderr: string): ServerPacing | undefined {
+  const lines = stderr.split("\n").filter((line) => line.startsWith("rtsp-server: statistics"));
+  const line = lines.at(-1);
+  if (line === undefined) return undefined;
+  const late =
+    /pacing lateness p50 ([\d.]+) ms, p99 ([\d.]+) ms, p99\.9 ([\d.]+) ms, max ([\d.]+) ms/
+      .exec(line);
+  if (!late) return undefined;
+  const calls = /(\d+) RTP packets over UDP in (\d+) send calls/.exec(line);
+  return {
+    p50: Number(late[1]),
+    p99: Number(late[2]),
+    p999: Number(late[3]),
+    max: Number(late[4]),
+    packetsPerCall: calls ? Number(calls[1]) / Math.max(1, Number(calls[2])) : NaN,
+  };
 }
 
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
@@ -79,18 +114,25 @@ async function waitForLine(
   }
 }
 
+/** Collect a child's stderr as text. */
+function collect(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return new Response(stream).text().catch(() => "");
+}
+
 function underTest(
   name: string,
   child: Deno.ChildProcess,
   url: string,
   cleanup: () => Promise<void> = async () => {},
 ): ServerUnderTest {
+  const stderr = collect(child.stderr);
   return {
     name,
     pid: child.pid,
     url,
     cpuSeconds: () => procCpuSeconds(child.pid),
     peakRss: () => procPeakRss(child.pid),
+    signal: (signal) => child.kill(signal),
     async stop() {
       try {
         child.kill("SIGTERM");
@@ -103,6 +145,7 @@ function underTest(
       await child.status;
       clearTimeout(timer);
       await cleanup();
+      return await stderr;
     },
   };
 }
@@ -142,7 +185,7 @@ export async function startOurServer(options: OurServerOptions): Promise<ServerU
     cwd: ROOT,
     stdin: "null",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
   const match = await waitForLine(
     child.stdout,
@@ -209,7 +252,7 @@ export async function startGstServer(fps: number, seconds: number): Promise<Serv
     ],
     stdin: "piped",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: "piped",
   }).spawn();
   const match = await waitForLine(child.stdout, /READY (\d+)/, 20_000, "gst-rtsp-server");
   return underTest(

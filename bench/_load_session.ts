@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { parseSdp, resolveControl, RtspClient } from "../mod.ts";
+import { type LinuxUdpSocket, parseSdp, resolveControl, RtspClient } from "../mod.ts";
+import type { EpollReceiver } from "./_epoll_receiver.ts";
 
 /** How a session is set up. */
 export type LoadMode = "udp" | "tcp" | "lab";
@@ -58,8 +59,10 @@ export class LoadSession {
   readonly #mode: LoadMode;
   readonly #url: string;
   #client: RtspClient | undefined;
+  readonly #epoll: EpollReceiver | undefined;
   #rtp: Deno.DatagramConn | undefined;
   #rtcp: Deno.DatagramConn | undefined;
+  #fast: LinuxUdpSocket[] = [];
   #loops: Promise<void>[] = [];
   #playSentAt = 0;
   /** URI of PLAY and TEARDOWN: the stream's URL, or its bare name in the lab dialect. */
@@ -71,9 +74,28 @@ export class LoadSession {
   #maxSeq = 0;
   #closed = false;
 
-  constructor(mode: LoadMode, url: string) {
+  /** With `epoll`, UDP is read through it (Linux FFI) rather than Deno sockets. */
+  constructor(mode: LoadMode, url: string, epoll?: EpollReceiver) {
     this.#mode = mode;
     this.#url = url;
+    this.#epoll = epoll;
+  }
+
+  /** An even RTP port and the odd one above, read through the epoll set. */
+  async #bindFast(epoll: EpollReceiver): Promise<number> {
+    const onRtp = (data: Uint8Array, at: number) => this.#onPacket(data, at);
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const rtp = epoll.bind(0, onRtp);
+      if (rtp.localPort % 2 === 0 && rtp.localPort < 65534) {
+        try {
+          const rtcp = epoll.bind(rtp.localPort + 1, () => {});
+          this.#fast = [rtp, rtcp];
+          return rtp.localPort;
+        } catch { /* taken: try another */ }
+      }
+      await epoll.remove(rtp);
+    }
+    throw new Error("cannot bind an even/odd UDP port pair on 127.0.0.1");
   }
 
   /** Connect, (DESCRIBE,) SETUP and PLAY. */
@@ -105,12 +127,16 @@ export class LoadSession {
     let transport: string;
     if (this.#mode === "tcp") transport = "RTP/AVP/TCP;unicast;interleaved=0-1";
     else {
-      [this.#rtp, this.#rtcp] = bindPair();
-      const port = (this.#rtp.addr as Deno.NetAddr).port;
+      let port: number;
+      if (this.#epoll) port = await this.#bindFast(this.#epoll);
+      else {
+        [this.#rtp, this.#rtcp] = bindPair();
+        port = (this.#rtp.addr as Deno.NetAddr).port;
+        this.#loops.push(this.#receive(this.#rtp, true), this.#receive(this.#rtcp, false));
+      }
       transport = lab
         ? `RTP/UDP; client_port= ${port}`
         : `RTP/AVP;unicast;client_port=${port}-${port + 1}`;
-      this.#loops.push(this.#receive(this.#rtp, true), this.#receive(this.#rtcp, false));
     }
     const setup = await this.#client.request("SETUP", setupUri, { Transport: transport });
     if (setup.status !== 200) throw new Error(`SETUP: ${setup.status} ${setup.reason}`);
@@ -175,7 +201,7 @@ export class LoadSession {
     this.#closed = true;
     this.#rtp?.close();
     this.#rtcp?.close();
-    await Promise.all(this.#loops);
+    await Promise.all([...this.#loops, ...this.#fast.map((s) => this.#epoll!.remove(s))]);
     await this.#client?.close();
     if (this.#firstSeq >= 0) {
       const expected = this.#cycles * 65536 + this.#maxSeq - this.#firstSeq + 1;

@@ -28,8 +28,10 @@
  */
 import { parseArgs } from "node:util";
 import { type LoadMode, LoadSession } from "./_load_session.ts";
+import { epollAvailable, EpollReceiver } from "./_epoll_receiver.ts";
 import {
   gstAvailable,
+  parsePacing,
   type ServerUnderTest,
   startGstServer,
   startOurServer,
@@ -66,6 +68,11 @@ export interface LoadResult {
   /** Server CPU ms per streamed session-second. */
   cpuMsPerSessionSecond: number;
   serverPeakRssMb: number;
+  /** Our server's own record of how late it sent frames (whole run), when it reports it. */
+  serverLateP99Ms?: number;
+  serverLateMaxMs?: number;
+  /** RTP packets per send system call, from our server's report. */
+  packetsPerSendCall?: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -106,7 +113,8 @@ async function measure(
   durationS: number,
 ): Promise<LoadResult> {
   const drops0 = rcvbufErrors();
-  const sessions = Array.from({ length: count }, () => new LoadSession(mode, server.url));
+  const epoll = epollAvailable() ? new EpollReceiver() : undefined;
+  const sessions = Array.from({ length: count }, () => new LoadSession(mode, server.url, epoll));
   const started: LoadSession[] = [];
   let failed = 0;
   let firstError: string | undefined;
@@ -121,13 +129,17 @@ async function measure(
     }
   });
   await sleep(warmupS * 1000);
+  const ours = server.name.startsWith("deno-rtsp-lab");
+  if (ours) server.signal("SIGUSR1"); // its pacing lateness counts from here
   const cpu0 = server.cpuSeconds();
   const t0 = performance.now();
   await sleep(durationS * 1000);
   const t1 = performance.now();
   const cpu1 = server.cpuSeconds();
+  if (ours) server.signal("SIGUSR1"); // and is reported up to here
   const peakRss = server.peakRss();
   await pool(started, 100, (session) => session.stop());
+  await epoll?.close();
   const drops = rcvbufErrors() - drops0;
 
   const window = (t1 - t0) / 1000;
@@ -208,6 +220,8 @@ const COLUMNS: [string, (r: LoadResult) => string][] = [
   ["1st pkt p99 ms", (r) => r.firstPacketP99Ms.toFixed(1)],
   ["CPU ms/sess-s", (r) => r.cpuMsPerSessionSecond.toFixed(3)],
   ["peak RSS MB", (r) => r.serverPeakRssMb.toFixed(0)],
+  ["srv late p99 ms", (r) => r.serverLateP99Ms?.toFixed(2) ?? "-"],
+  ["pkt/call", (r) => r.packetsPerSendCall?.toFixed(1) ?? "-"],
 ];
 
 /** A markdown table row. */
@@ -292,14 +306,22 @@ async function main(): Promise<void> {
       }
       for (const start of servers) {
         const server = await start();
+        let result: LoadResult;
+        let stderr = "";
         try {
-          const result = await measure(server, mode, count, warmup, duration);
-          results.push(result);
-          console.log(row(COLUMNS.map(([, cell]) => cell(result))));
-          if (result.firstError) console.log(`  (first failure: ${result.firstError})`);
+          result = await measure(server, mode, count, warmup, duration);
         } finally {
-          await server.stop();
+          stderr = await server.stop();
         }
+        const pacing = parsePacing(stderr);
+        if (pacing) {
+          result.serverLateP99Ms = pacing.p99;
+          result.serverLateMaxMs = pacing.max;
+          result.packetsPerSendCall = pacing.packetsPerCall;
+        }
+        results.push(result);
+        console.log(row(COLUMNS.map(([, cell]) => cell(result))));
+        if (result.firstError) console.log(`  (first failure: ${result.firstError})`);
       }
     }
   }

@@ -221,3 +221,16 @@ Deno.test("Pacer: a task that asks to run again at once waits for the next wake-
   assert.equal(pacer.size, 0);
   pacer.close();
 });
+
+Deno.test("Pacer.lateness: how late each run was, measured at the end of its wake-up", () => {
+  const clock = new FakeClock(0);
+  clock.lateness = 3; // every OS timer fires 3 ms late
+  const pacer = new Pacer(clock);
+  pacer.schedule(new PeriodicTask(10, 4), 10);
+  clock.advance(100);
+  const summary = pacer.lateness.summary();
+  assert.equal(summary.count, 4);
+  assert.ok(summary.p50 >= 3 && summary.p50 <= 3.05, `p50 ${summary.p50}`);
+  assert.equal(summary.max, 3);
+  pacer.close();
+});

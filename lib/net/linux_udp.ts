@@ -707,6 +707,24 @@ export class LinuxUdpSocket {
   }
 
   /**
+   * The datagrams already queued on the socket (up to `max`, 1 to 1024),
+   * without waiting: for callers that learn readiness elsewhere (epoll over
+   * many sockets). Same views as {@linkcode receive}, valid until the next
+   * receive; [] when nothing is queued or the socket is closed.
+   *
+   * @throws {Error} when a receive() is waiting (the buffers are in use).
+   */
+  receiveNow(max: number): LinuxUdpDatagram[] {
+    if (this.#receiving) throw new Error("LinuxUdpSocket.receive() is already waiting");
+    return this.#receiveNow(Math.max(1, Math.min(MAX_BATCH, Math.floor(max) || 1)), 0);
+  }
+
+  /** The file descriptor, for readiness polling (epoll); do not read, write or close it. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /**
    * Close the socket: drop what is queued, wake a waiting receive (which
    * resolves to []) and close the descriptor once no call uses it any more.
    * Idempotent.

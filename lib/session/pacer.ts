@@ -5,6 +5,7 @@
  * @module
  */
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
+import { LatencyHistogram } from "./latency_histogram.ts";
 
 /** Something that has work to do at given times. */
 export interface PacedTask {
@@ -30,6 +31,13 @@ export class Pacer {
   #timer: TimerHandle | undefined;
   #timerDue = Infinity;
   #nextGeneration = 1;
+  /** Due times of the tasks run in the current wake-up. */
+  readonly #ranDue: number[] = [];
+  /**
+   * How late each task ran against its due time, measured at the end of its
+   * wake-up (after every task due in it, just before a batched send flushes).
+   */
+  readonly lateness = new LatencyHistogram();
 
   constructor(clock: Clock = realClock) {
     this.#clock = clock;
@@ -71,6 +79,7 @@ export class Pacer {
       const entry = this.#pop()!;
       if (this.#generations.get(entry.task) !== entry.generation) continue;
       let next: number | undefined;
+      this.#ranDue.push(entry.due);
       try {
         next = entry.task.onDue(now);
       } catch (error) {
@@ -84,6 +93,9 @@ export class Pacer {
       } else this.#push({ due: next, task: entry.task, generation: entry.generation });
     }
     for (const entry of again) this.#push(entry);
+    const end = this.#clock.now();
+    for (const due of this.#ranDue) this.lateness.record(end - due);
+    this.#ranDue.length = 0;
     this.#arm();
   };
 

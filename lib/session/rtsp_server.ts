@@ -25,6 +25,7 @@ import { RtspParseError } from "../wire/rtsp_parser.ts";
 import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
 import { type Clock, realClock, sleep } from "./clock.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
+import type { LatencySummary } from "./latency_histogram.ts";
 import { type PairCounters, UdpPortPair, type UdpSendMode } from "./udp_port_pair.ts";
 import { parseRtcpPackets } from "../wire/rtcp_packet.ts";
 import { serializeInterleaved } from "../wire/rtsp_message.ts";
@@ -240,6 +241,19 @@ export class RtspServer {
   get udpSendMode(): string {
     const why = this.#udp.portableReason;
     return why === undefined ? this.#udp.sendMode : `${this.#udp.sendMode} (${why})`;
+  }
+
+  /**
+   * How late the pacer sent frames against their schedule (and ran its other
+   * timed work), in ms, since the server started.
+   */
+  get pacingLateness(): LatencySummary {
+    return this.#pacer.lateness.summary();
+  }
+
+  /** Start measuring {@linkcode pacingLateness} afresh. */
+  resetPacingLateness(): void {
+    this.#pacer.lateness.reset();
   }
 
   /** Traffic counters of the RTP/RTCP sockets. */
