@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { RtspServer } from "../mod.ts";
+import { RtspServer, type UdpSendMode } from "../mod.ts";
 
 const decoder = new TextDecoder();
 
@@ -82,6 +82,8 @@ export interface TestServer extends AsyncDisposable {
 
 /** Options for {@linkcode startTestServer}. */
 export interface TestServerOptions {
+  /** How RTP leaves (default: the best available). */
+  udpSendMode?: UdpSendMode;
   /** Directory whose lab MJPEG files are served. */
   mediaDir: string;
   /** Frames per second (the server's default is 20). */
@@ -103,6 +105,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     hostname: "127.0.0.1",
     mediaDir: options.mediaDir,
     fps: options.fps,
+    udpSendMode: options.udpSendMode,
     log: (line) => {
       log.push(line);
       for (const waiter of waiters) {

@@ -218,11 +218,12 @@ Deno.test("FrameStream: when far behind it sends at most maxBurst frames and mov
     send: (f) => sent.push(f.index),
   });
   assert.equal(stream.play(0), 0);
-  // 1 s late: 10 frames are due but only 4 go out, and the rest follow on a new schedule.
+  // 1 s late: 10 frames are due but only 1 goes out (the default at 10 fps), and
+  // the rest follow on a schedule moved by whole periods.
   assert.equal(stream.onDue(1000), 1100);
-  assert.deepEqual(sent, [0, 1, 2, 3]);
+  assert.deepEqual(sent, [0]);
   assert.equal(stream.onDue(1100), 1200);
-  assert.deepEqual(sent, [0, 1, 2, 3, 4], "no frame is skipped");
+  assert.deepEqual(sent, [0, 1], "no frame is skipped");
 
   const burst: number[] = [];
   const custom = new FrameStream({
@@ -285,4 +286,22 @@ Deno.test("FrameStream: at high rates a wake-up may send 5 ms worth of frames", 
   stream.play(0);
   stream.onDue(10); // 101 frames due
   assert.equal(sent.length, 50);
+});
+
+Deno.test("FrameStream: streams that fall behind together keep their own phase", () => {
+  // Two streams 10 ms apart in phase at 20 fps both miss 1 s (a stalled process).
+  const streams = [0, 10].map((start) => {
+    const stream = new FrameStream({
+      frames: makeFrames(100),
+      fps: 20,
+      timestampBase: 0,
+      send: () => {},
+    });
+    stream.play(start);
+    return stream;
+  });
+  const next = streams.map((stream) => stream.onDue(1000));
+  assert.ok(next[0]! > 1000 && next[1]! > 1000);
+  const phase = ((next[1]! - next[0]!) % 50 + 50) % 50;
+  assert.equal(phase, 10, "still 10 ms apart in phase, not in step");
 });

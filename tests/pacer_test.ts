@@ -234,3 +234,22 @@ Deno.test("Pacer.lateness: how late each run was, measured at the end of its wak
   assert.equal(summary.max, 3);
   pacer.close();
 });
+
+Deno.test("Pacer slackMs: tasks due within the slack share the wake-up, seeing its end as now", () => {
+  const clock = new FakeClock(0);
+  const pacer = new Pacer(clock, { slackMs: 0.5 });
+  const seen: [string, number][] = [];
+  const task = (name: string): PacedTask => ({
+    onDue: (now) => void seen.push([name, now]),
+  });
+  pacer.schedule(task("a"), 10);
+  pacer.schedule(task("b"), 10.4); // within 0.5 ms of a: same wake-up
+  pacer.schedule(task("c"), 10.6); // beyond: a wake-up of its own
+  const before = clock.timersSet;
+  clock.advance(20);
+  assert.deepEqual(seen, [["a", 10.5], ["b", 10.5], ["c", 11.1]]);
+  assert.equal(clock.timersSet - before, 1, "one more timer, for c");
+  // Lateness counts distance from the due time either way: a 0, b 0.4 early, c 0.
+  assert.ok(Math.abs(pacer.lateness.summary().max - 0.4) < 1e-9);
+  pacer.close();
+});

@@ -4,12 +4,16 @@
  * status codes, pipelining, split writes, concurrent sessions and logging.
  */
 import assert from "node:assert/strict";
+import { type DepacketizeEvent, parseRtcpPackets, Rfc2435Depacketizer } from "../mod.ts";
+import { LinuxUdpSocket, linuxUdpSupport } from "../lib/net/linux_udp.ts";
+import type { UdpSendMode } from "../lib/session/udp_port_pair.ts";
 import {
   labFile,
   parseReply,
   RawConn,
   readLabFrames,
   type Reply,
+  type RtpView,
   rtpView,
   sleep,
   startServer,
@@ -542,4 +546,338 @@ Deno.test("an error reply to a request naming a live session logs that session",
   const lines = logsOf(srv, conn);
   assert.equal(lines.length, 2, `log lines:\n${lines.join("\n")}`);
   assertLogLine(lines[1], "PAUSE", video, 455, session);
+});
+
+// ---------------------------------------------------------------------------
+// Whole streams over UDP: every send mode, and unpaced
+
+const udpSupport = linuxUdpSupport();
+
+/** Why the server cannot send RTP in `mode` here, or undefined when it can. */
+function sendModeUnavailable(mode: UdpSendMode): string | undefined {
+  if (mode === "portable" || mode === "auto") return undefined;
+  if (!udpSupport.available) return `Linux UDP sockets are unavailable (${udpSupport.reason})`;
+  if (mode === "gso" && !udpSupport.gso) return "the kernel refuses UDP GSO";
+  return undefined;
+}
+
+/** Where a test receives a session's RTP: datagrams in arrival order. */
+interface RtpSink {
+  port: number;
+  datagrams: { data: Uint8Array; from: { port: number } }[];
+  close(): Promise<void>;
+}
+
+/**
+ * An RTP sink on a Linux UDP socket with an 8 MB receive buffer, for
+ * unpaced streams: the server sends a burst of 32 frames (~250 packets,
+ * ~330 KB) per event-loop turn, and this process cannot read during the
+ * turn, which a Deno socket's default ~208 KB buffer cannot absorb.
+ */
+function bigRtpSink(): RtpSink {
+  const socket = LinuxUdpSocket.bind({
+    hostname: "127.0.0.1",
+    port: 0,
+    receiveBufferBytes: 8 << 20,
+  });
+  const datagrams: RtpSink["datagrams"] = [];
+  let closed = false;
+  const loop = (async () => {
+    while (!closed) {
+      for (const d of await socket.receive(1024, 100)) {
+        datagrams.push({ data: d.data.slice(), from: { port: d.port } });
+      }
+    }
+  })();
+  return {
+    port: socket.localPort,
+    datagrams,
+    close: async () => {
+      closed = true;
+      await socket.close();
+      await loop;
+    },
+  };
+}
+
+/**
+ * Why {@linkcode bigRtpSink}'s socket cannot hold a burst of 400 RTP-sized
+ * datagrams (more than an unpaced turn sends), or undefined when it can.
+ * Measured: the 8 MB it asks for needs CAP_NET_ADMIN (SO_RCVBUFFORCE) or a
+ * large `net.core.rmem_max`, and the test cannot read either.
+ */
+function bigReceiveBufferUnavailable(): string | undefined {
+  const burst = 400;
+  const receiver = LinuxUdpSocket.bind({
+    hostname: "127.0.0.1",
+    port: 0,
+    receiveBufferBytes: 8 << 20,
+  });
+  const sender = LinuxUdpSocket.bind({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const packet = new Uint8Array(1412);
+    for (let i = 0; i < burst; i++) {
+      sender.begin("127.0.0.1", receiver.localPort);
+      sender.part(packet);
+    }
+    sender.flush();
+    let held = 0;
+    for (let got = -1; got !== 0;) {
+      got = receiver.receiveNow(1024).length;
+      held += got;
+    }
+    return held === burst ? undefined : `a burst of ${burst} datagrams: ${held} held (a root ` +
+      `process, or net.core.rmem_max of at least 2 MB, lets the socket hold them)`;
+  } finally {
+    void sender.close();
+    void receiver.close();
+  }
+}
+
+/** RTP and RTCP sinks for one session: RTP on the lower port, as `client_port=a-b` needs. */
+interface SinkPair {
+  rtp: RtpSink;
+  rtcp: UdpSink;
+  /** `RTP/AVP;unicast;client_port=<rtp>-<rtcp>`. */
+  transport: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** An RTP sink from `makeRtp` (default {@linkcode udpSink}) and an RTCP sink on a higher port. */
+async function sinkPair(makeRtp: () => RtpSink = udpSink): Promise<SinkPair> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const rtp = makeRtp();
+    const rtcp = udpSink();
+    if (rtcp.port > rtp.port) {
+      return {
+        rtp,
+        rtcp,
+        transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcp.port}`,
+        [Symbol.asyncDispose]: async () => {
+          await rtp.close();
+          await rtcp.close();
+        },
+      };
+    }
+    await rtp.close();
+    await rtcp.close();
+  }
+  throw new Error("Cannot bind an RTCP sink above the RTP sink's port");
+}
+
+/** Whether an RTCP datagram is a compound packet with a BYE. */
+function hasBye(data: Uint8Array): boolean {
+  try {
+    return parseRtcpPackets(data).some((p) => p.type === "bye");
+  } catch {
+    return false;
+  }
+}
+
+/** One standard UDP session played to its end. */
+interface PlayedStream {
+  /** RTP packets in arrival order. */
+  arrived: RtpView[];
+  /** The same packets in sequence order (from RTP-Info's seq), each once. */
+  ordered: RtpView[];
+  /** Sequence number of the first packet, from RTP-Info. */
+  firstSequence: number;
+  /** Frames reassembled from `ordered` (RFC 2435), and frames dropped. */
+  jpegs: Uint8Array[];
+  dropped: string[];
+}
+
+/**
+ * DESCRIBE, SETUP (RTP/AVP over UDP to a sink pair) and PLAY `video.mjpeg`,
+ * receive RTP until the RTCP BYE (at most `timeoutMs`), then TEARDOWN.
+ */
+async function playToBye(
+  srv: TestServer,
+  timeoutMs: number,
+  makeRtp?: () => RtpSink,
+): Promise<PlayedStream> {
+  await using sinks = await sinkPair(makeRtp);
+  await using conn = await RawConn.connect(srv.port);
+  const video = srv.url("video.mjpeg");
+  const describe = parseReply(
+    await conn.request(req("DESCRIBE", video, { CSeq: 1, Accept: "application/sdp" })),
+  );
+  assert.equal(describe.status, 200, describe.raw);
+  const base = describe.headers.get("content-base") ?? `${video}/`;
+  const track = `${base}trackID=0`;
+  const setupReply = await ask(
+    conn,
+    req("SETUP", track, { CSeq: 2, Transport: sinks.transport }),
+    2,
+  );
+  assert.equal(setupReply.status, 200, setupReply.raw);
+  const session = sessionIdOf(setupReply);
+  const play = await ask(conn, req("PLAY", video, { CSeq: 3, Session: session }), 3);
+  assert.equal(play.status, 200, play.raw);
+  const firstSequence = Number(paramsOf(play.headers.get("rtp-info") ?? "").get("seq"));
+  assert.ok(Number.isInteger(firstSequence), `RTP-Info seq: ${play.raw}`);
+
+  const ended = await waitUntil(() => sinks.rtcp.datagrams.some((d) => hasBye(d.data)), timeoutMs);
+  assert.ok(
+    ended,
+    `no RTCP BYE within ${timeoutMs} ms (${sinks.rtp.datagrams.length} RTP packets)`,
+  );
+  // The BYE leaves a frame period after the last frame: let the RTP sink read what is queued.
+  let count = -1;
+  while (count !== sinks.rtp.datagrams.length) {
+    count = sinks.rtp.datagrams.length;
+    await sleep(50);
+  }
+  const teardown = await ask(conn, req("TEARDOWN", video, { CSeq: 4, Session: session }), 4);
+  assert.equal(teardown.status, 200);
+
+  for (const d of sinks.rtp.datagrams) {
+    assert.equal(d.from.port, srv.server.rtpPort, "RTP comes from the server's RTP port");
+  }
+  const arrived = sinks.rtp.datagrams.map((d) => rtpView(d.data));
+  const byIndex: RtpView[] = [];
+  for (const packet of arrived) {
+    const index = (packet.sequenceNumber - firstSequence) & 0xffff;
+    assert.equal(byIndex[index], undefined, `sequence ${packet.sequenceNumber} arrived twice`);
+    byIndex[index] = packet;
+  }
+  const ordered = byIndex.filter((p) => p !== undefined);
+  const depacketizer = new Rfc2435Depacketizer();
+  const jpegs: Uint8Array[] = [];
+  const dropped: string[] = [];
+  const take = (events: DepacketizeEvent[]) => {
+    for (const event of events) {
+      if (event.kind === "frame") jpegs.push(event.jpeg);
+      else dropped.push(`${event.timestamp}: ${event.reason}`);
+    }
+  };
+  for (const [k, packet] of ordered.entries()) {
+    take(depacketizer.push({
+      sequence: firstSequence + k,
+      timestamp: packet.timestamp,
+      marker: packet.marker,
+      payload: packet.payload,
+    }));
+  }
+  take(depacketizer.end());
+  return { arrived, ordered, firstSequence, jpegs, dropped };
+}
+
+/**
+ * Check a whole stream of `frames` frames at `fps`: no packet lost, frames
+ * complete, the marker bit only on each frame's last packet, timestamps
+ * 90000/fps apart, and packets arriving in sequence order.
+ */
+function assertWholeStream(played: PlayedStream, frames: number, fps: number, what: string): void {
+  const { arrived, ordered, jpegs, dropped } = played;
+  assert.equal(ordered.length, arrived.length, `${what}: no duplicates`);
+  assert.equal(
+    (ordered.at(-1)!.sequenceNumber - played.firstSequence + 1) & 0xffff,
+    ordered.length,
+    `${what}: sequence numbers contiguous from RTP-Info's seq (no loss)`,
+  );
+  assert.ok(
+    ordered.every((p, k) => p.sequenceNumber === ((played.firstSequence + k) & 0xffff)),
+    `${what}: no packet missing`,
+  );
+  for (const [k, p] of ordered.entries()) {
+    const last = k === ordered.length - 1 || ordered[k + 1].timestamp !== p.timestamp;
+    assert.equal(p.marker, last, `${what}: marker of packet ${k} (last of its frame: ${last})`);
+    assert.equal(p.payloadType, 26, `${what}: PT of packet ${k}`);
+  }
+  const timestamps = [...new Set(ordered.map((p) => p.timestamp))];
+  assert.equal(timestamps.length, frames, `${what}: distinct timestamps (frames)`);
+  const step = 90000 / fps;
+  for (let i = 1; i < timestamps.length; i++) {
+    assert.equal((timestamps[i] - timestamps[i - 1]) >>> 0, step, `${what}: timestamp step ${i}`);
+  }
+  assert.deepEqual(dropped, [], `${what}: frames dropped by the depacketizer`);
+  assert.equal(jpegs.length, frames, `${what}: frames reassembled`);
+}
+
+/** Assert that packets arrived in the order sent (checked last, so content is checked first). */
+function assertArrivalOrder(played: PlayedStream, what: string): void {
+  const outOfOrder = played.arrived.flatMap((p, k) =>
+    p.sequenceNumber === ((played.firstSequence + k) & 0xffff)
+      ? []
+      : [`#${k}: seq ${(p.sequenceNumber - played.firstSequence) & 0xffff}`]
+  );
+  assert.deepEqual(
+    outOfOrder.slice(0, 20),
+    [],
+    `${what}: ${outOfOrder.length} packets arrived out of order (arrival index: seq offset)`,
+  );
+}
+
+Deno.test("the same standard session in every UDP send mode carries the same packets", async () => {
+  const fps = 100;
+  const frames = (await readLabFrames()).length;
+  const expected: Record<Exclude<UdpSendMode, "auto">, string> = {
+    portable: "portable",
+    sendmmsg: "sendmmsg",
+    gso: "sendmmsg+gso",
+  };
+  const results = new Map<string, PlayedStream>();
+  for (const mode of ["portable", "sendmmsg", "gso"] as const) {
+    const why = sendModeUnavailable(mode);
+    if (why !== undefined) {
+      if (Deno.env.get("CI") === "true") assert.fail(`${mode} must be available in CI: ${why}`);
+      console.log(`skipped the ${mode} stream: ${why}`);
+      continue;
+    }
+    await using srv = await startServer({ fps, udpSendMode: mode });
+    assert.ok(
+      srv.server.udpSendMode.startsWith(expected[mode]),
+      `${mode}: udpSendMode is ${srv.server.udpSendMode}`,
+    );
+    const played = await playToBye(srv, 15_000);
+    assertWholeStream(played, frames, fps, mode);
+    const counters = srv.server.udpCounters;
+    assert.equal(counters.rtpSent, played.arrived.length, `${mode}: rtpSent`);
+    assert.equal(counters.sendErrors, 0, `${mode}: sendErrors`);
+    assert.equal(counters.sendDropped, 0, `${mode}: sendDropped`);
+    if (mode !== "portable") {
+      assert.ok(
+        counters.rtpSendCalls < counters.rtpSent,
+        `${mode}: ${counters.rtpSendCalls} send calls for ${counters.rtpSent} packets`,
+      );
+    }
+    results.set(mode, played);
+  }
+  const [first, ...others] = [...results];
+  for (const [mode, played] of others) {
+    assert.equal(played.ordered.length, first[1].ordered.length, `${mode} vs ${first[0]}: packets`);
+    for (const [k, p] of played.ordered.entries()) {
+      assert.deepEqual(
+        p.payload,
+        first[1].ordered[k].payload,
+        `${mode} vs ${first[0]}: payload ${k}`,
+      );
+    }
+    for (const [i, jpeg] of played.jpegs.entries()) {
+      assert.deepEqual(jpeg, first[1].jpegs[i], `${mode} vs ${first[0]}: JPEG ${i}`);
+    }
+  }
+  for (const [mode, played] of results) assertArrivalOrder(played, mode);
+});
+
+Deno.test("unpaced: a standard UDP session gets every frame back to back, timestamps at fps, then BYE", async () => {
+  const fps = 20;
+  const frames = (await readLabFrames()).length;
+  // The receiver needs a buffer for a whole burst (see bigRtpSink).
+  const why = sendModeUnavailable("sendmmsg") ?? bigReceiveBufferUnavailable();
+  if (why !== undefined) {
+    if (Deno.env.get("CI") === "true" && sendModeUnavailable("sendmmsg") !== undefined) {
+      assert.fail(`Linux UDP must be available in CI: ${why}`);
+    }
+    console.log(`skipped "unpaced": the test's receiver cannot hold a burst: ${why}`);
+    return;
+  }
+  await using srv = await startServer({ fps, unpaced: true });
+  const played = await playToBye(srv, 15_000, bigRtpSink);
+  const sent = srv.server.udpCounters.rtpSent;
+  assert.equal(played.arrived.length, sent, "every RTP packet sent was received");
+  assertWholeStream(played, frames, fps, `unpaced (${srv.server.udpSendMode})`);
+  assert.equal(srv.server.udpCounters.sendErrors, 0);
+  assertArrivalOrder(played, `unpaced (${srv.server.udpSendMode})`);
 });

@@ -102,6 +102,12 @@ const MAX_IOV = 1024;
 const MAX_GSO_SEGMENTS = 64;
 /** Most payload bytes per GSO message (an IPv4 datagram carries at most 65507). */
 const MAX_GSO_BYTES = 65000;
+/**
+ * Largest datagram sent as a GSO segment: the kernel refuses a segment that
+ * does not fit the route's MTU (1500-byte Ethernet less IPv4 and UDP
+ * headers); bigger datagrams (whole lab-dialect JPEGs) go out one per message.
+ */
+const MAX_GSO_SEGMENT_BYTES = 1472;
 /** GSO messages refused in a row after which a socket stops using GSO. */
 const GSO_STRIKES = 8;
 /** Longest a receive waits in the kernel before JavaScript looks again (ms). */
@@ -549,12 +555,17 @@ export class LinuxUdpSocket {
    * to their buffer until then, so dropping them is safe). Empty parts are
    * ignored; a datagram of more than 1024 parts fails (EMSGSIZE). Parts from
    * the same few ArrayBuffers are cheapest: the address of each new buffer
-   * costs a call into libc.
+   * costs a call into libc. `start` and `end` select a range of `bytes`
+   * without the garbage of a subarray per part.
    *
    * @throws {Error} when no datagram was begun.
+   * @throws {RangeError} when the range is outside `bytes`.
    */
-  part(bytes: Uint8Array): void {
-    const length = bytes.byteLength;
+  part(bytes: Uint8Array, start = 0, end: number = bytes.byteLength): void {
+    if (!(start >= 0 && start <= end && end <= bytes.byteLength)) {
+      throw new RangeError(`part(${start}, ${end}) is outside ${bytes.byteLength} bytes`);
+    }
+    const length = end - start;
     if (length === 0) return;
     if (this.#count === 0) throw new Error("LinuxUdpSocket.part() before begin()");
     // Reading .buffer moves a small typed array's bytes out of the V8 heap for good.
@@ -563,11 +574,11 @@ export class LinuxUdpSocket {
     const buffers = this.#cachedBuffers;
     for (let i = 0; i < ADDRESS_CACHE_SIZE; i++) {
       if (buffers[i] === buffer) {
-        address = this.#cachedBases[i] + bytes.byteOffset;
+        address = this.#cachedBases[i] + bytes.byteOffset + start;
         break;
       }
     }
-    if (address < 0) address = this.#learnAddress(bytes, buffer);
+    if (address < 0) address = this.#learnAddress(bytes, buffer) + start;
     const k = this.#iovCount;
     if (k * 4 === this.#iov.length) this.#growIov(k * 2);
     const iov = this.#iov;
@@ -619,7 +630,7 @@ export class LinuxUdpSocket {
         let gsoSize = 0;
         const o = d * DATAGRAM_WORDS;
         const size = queue[o + 4];
-        if (this.#gso && d >= noGsoBelow && size > 0) {
+        if (this.#gso && d >= noGsoBelow && size > 0 && size <= MAX_GSO_SEGMENT_BYTES) {
           const ip = queue[o];
           const port = queue[o + 1];
           let total = size;

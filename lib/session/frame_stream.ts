@@ -35,9 +35,12 @@ export interface FrameStreamOptions {
   /** Called once when the last frame has been sent (never with `loop`). */
   onEnd?(): void;
   /**
-   * Most frames sent in one wake-up when the process fell behind; beyond it
-   * the schedule is moved, not frames skipped. Unpaced: frames per wake-up.
-   * @default {at least 4, or 5 ms worth of frames at high rates; 32 unpaced}
+   * Most frames sent in one wake-up; when more are due the schedule moves by
+   * whole periods instead (no frame is skipped). Sending a backlog in a
+   * burst would multiply the load exactly when the process is overloaded,
+   * and for a thousand streams that keeps it overloaded. Unpaced: frames per
+   * wake-up.
+   * @default {1, or 5 ms worth of frames above 200 fps; 32 unpaced}
    */
   maxBurst?: number;
   /**
@@ -120,16 +123,21 @@ export class FrameStream implements PacedTask {
       }
       return now; // again on the next turn of the event loop
     }
-    const maxBurst = this.#options.maxBurst ?? Math.max(4, Math.ceil(this.#options.fps / 200));
+    const maxBurst = this.#options.maxBurst ?? Math.max(1, Math.ceil(this.#options.fps / 200));
     let due = this.#anchor + this.#sentSinceAnchor * this.#period;
     for (let burst = 0; due <= now && burst < maxBurst; burst++) {
       this.#sendNext();
       if (this.#ended || !this.#playing) return undefined;
       due = this.#anchor + this.#sentSinceAnchor * this.#period;
     }
-    if (due <= now) { // still behind after a burst: move the schedule, keep every frame
-      this.#anchor = now - this.#sentSinceAnchor * this.#period + this.#period;
-      due = now + this.#period;
+    if (due <= now) {
+      // Still behind after a burst: move the schedule by whole periods and
+      // keep every frame. Whole periods keep this stream's phase, so streams
+      // that fell behind together (a pause of the process) do not come out
+      // of it in step, all due at the same instant from then on.
+      const periods = Math.floor((now - due) / this.#period) + 1;
+      this.#anchor += periods * this.#period;
+      due += periods * this.#period;
     }
     return due;
   }

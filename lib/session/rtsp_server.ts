@@ -25,6 +25,7 @@ import { RtspParseError } from "../wire/rtsp_parser.ts";
 import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
 import { type Clock, realClock, sleep } from "./clock.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
+import { PreciseSleep, preciseSleepSupport } from "../net/precise_sleep.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
 import { type PairCounters, UdpPortPair, type UdpSendMode } from "./udp_port_pair.ts";
 import { parseRtcpPackets } from "../wire/rtcp_packet.ts";
@@ -83,6 +84,17 @@ export interface RtspServerOptions {
    * `auto` takes the best available. @default {"auto"}
    */
   udpSendMode?: UdpSendMode;
+  /**
+   * Wake the pacer with an FFI sleep precise to ~0.2 ms (Linux, ffi
+   * permission) rather than `setTimeout`, which runs 1–2 ms late; not used
+   * with a custom `clock`. @default {true}
+   */
+  preciseTimer?: boolean;
+  /**
+   * Frames due within this many ms of a wake-up leave in it (up to that much
+   * early), so sessions share wake-ups and batched sends. @default {0.5}
+   */
+  pacingSlackMs?: number;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
   clock?: Clock;
@@ -149,6 +161,7 @@ export class RtspServer {
   readonly #options: Required<Omit<RtspServerOptions, "hostname" | "port">>;
   readonly #library: MediaLibrary;
   readonly #pacer: Pacer;
+  readonly #sleeper: PreciseSleep | undefined;
   readonly #connections = new Set<Connection>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
@@ -190,6 +203,8 @@ export class RtspServer {
       loop: options.loop ?? false,
       unpaced: options.unpaced ?? false,
       udpSendMode: options.udpSendMode ?? "auto",
+      preciseTimer: options.preciseTimer ?? true,
+      pacingSlackMs: options.pacingSlackMs ?? 0.5,
       sessionTimeout: options.sessionTimeout ?? 60,
       idleFlushMs: options.idleFlushMs ?? 40,
       idleTimeout: options.idleTimeout ?? 30,
@@ -202,7 +217,14 @@ export class RtspServer {
     };
     if (!(this.#options.fps > 0)) throw new RangeError(`Cannot serve at ${this.#options.fps} fps`);
     this.#library = new MediaLibrary(this.#options.mediaDir);
-    this.#pacer = new Pacer(this.#options.clock);
+    // Precise wake-ups need the real clock (and Linux with the ffi permission).
+    if (options.clock === undefined && options.preciseTimer !== false) {
+      this.#sleeper = preciseSleepSupport().available ? new PreciseSleep() : undefined;
+    }
+    this.#pacer = new Pacer(this.#options.clock, {
+      sleeper: this.#sleeper,
+      slackMs: this.#options.pacingSlackMs,
+    });
     this.#reaper = { onDue: (now) => this.#reap(now) };
     this.#pacer.schedule(this.#reaper, this.#options.clock.now() + 1000);
     this.#accepting = this.#acceptLoop();
@@ -272,6 +294,8 @@ export class RtspServer {
     await this.#accepting;
     await Promise.all(this.#tasks);
     this.#pacer.close();
+    await this.#pacer.idle();
+    await this.#sleeper?.close();
     await this.#udp.close();
   }
 

@@ -84,7 +84,11 @@ export class UdpPortPair {
     rtcpReceived: 0,
   };
   /** How RTP leaves, for logs: "portable", "sendmmsg" or "sendmmsg+gso". */
-  readonly sendMode: string;
+  get sendMode(): string {
+    if (!this.#batched) return "portable";
+    // The socket gives up GSO if the kernel keeps refusing it.
+    return this.#batched.gsoEnabled ? "sendmmsg+gso" : "sendmmsg";
+  }
   /** Why batched sending is not used, when it is not. */
   readonly portableReason: string | undefined;
   readonly #loops: Promise<void>[];
@@ -108,12 +112,10 @@ export class UdpPortPair {
     if (rtp instanceof LinuxUdpSocket) {
       this.#batched = rtp;
       this.#rtpPort = rtp.localPort;
-      this.sendMode = rtp.gsoEnabled ? "sendmmsg+gso" : "sendmmsg";
       this.#loops = [this.#receiveBatched(rtp), rtcpLoop];
     } else {
       this.#rtp = rtp;
       this.#rtpPort = (rtp.addr as Deno.NetAddr).port;
-      this.sendMode = "portable";
       this.#loops = [this.#receive(rtp, () => this.#counters.rtpReceived++), rtcpLoop];
     }
   }
@@ -242,9 +244,10 @@ export class UdpPortPair {
       this.#headers = new Uint8Array(Math.max(HEADER_ARENA_BYTES, header.length));
       offset = 0;
     }
-    const stamped = this.#headers.subarray(offset, offset + header.length);
-    stamped.set(header);
-    this.#headerOffset = offset + header.length;
+    const headers = this.#headers;
+    headers.set(header, offset);
+    const end = offset + header.length;
+    this.#headerOffset = end;
     if (batched.pending === 0) queueMicrotask(this.#flush);
     try {
       batched.begin(hostname, port);
@@ -252,7 +255,7 @@ export class UdpPortPair {
       this.#counters.sendErrors++; // not an IPv4 address: cannot come from an IPv4 listener
       return;
     }
-    batched.part(stamped);
+    batched.part(headers, offset, end);
     batched.part(payload);
   }
 
