@@ -22,7 +22,8 @@ const targets = [
   {
     name: "rtsp-client",
     source: "client.ts",
-    flags: ["--unstable-net", "--allow-net", "--allow-read", "--allow-write"],
+    // ffi: RTP is read with recvmmsg into a large buffer (lib/net); without it, a Deno socket.
+    flags: ["--unstable-net", "--allow-net", "--allow-read", "--allow-write", "--allow-ffi"],
   },
 ];
 

@@ -46,7 +46,7 @@ export interface ReceptionSummary {
   firstFrameMs: number | null;
 }
 
-/** How many recent sequence numbers are remembered to recognise duplicates. */
+/** How many recent sequence numbers are remembered to recognise duplicates (a power of 2). */
 const SEEN_WINDOW = 4096;
 
 /** Accumulates reception statistics for one SSRC. */
@@ -61,11 +61,12 @@ export class ReceptionStats {
   #bytes = 0;
   #jitter = 0;
   #lastTransit: number | undefined;
-  /** Extended sequence numbers seen recently, for duplicate detection. */
-  readonly #seen = new Set<number>();
-  /** The same numbers in arrival order, as a ring, so the oldest can be forgotten in O(1). */
-  readonly #seenRing = new Float64Array(SEEN_WINDOW);
-  #seenCount = 0;
+  /**
+   * For duplicate detection: the extended sequence number last seen in each
+   * slot (number mod the window), so a number is a duplicate when its slot
+   * holds it; O(1) per packet and nothing allocated.
+   */
+  readonly #seen = new Float64Array(SEEN_WINDOW).fill(NaN);
   #firstAt: number | undefined;
   #lastAt: number | undefined;
   /** When PLAY was sent, for time to first frame. */
@@ -109,11 +110,12 @@ export class ReceptionStats {
       if (extended - this.#maxExtended > 0x8000) extended -= 0x10000;
       else if (this.#maxExtended - extended > 0x8000) extended += 0x10000;
     }
-    if (this.#seen.has(extended)) {
+    const slot = extended & (SEEN_WINDOW - 1);
+    if (this.#seen[slot] === extended) {
       this.#duplicates++;
       return { extended, duplicate: true };
     }
-    this.#remember(extended);
+    this.#seen[slot] = extended;
     if (extended > this.#maxExtended) this.#maxExtended = extended;
     else if (extended < this.#maxExtended) this.#outOfOrder++;
     this.#received++;
@@ -129,13 +131,6 @@ export class ReceptionStats {
     }
     this.#lastTransit = transit;
     return { extended, duplicate: false };
-  }
-
-  #remember(extended: number): void {
-    const slot = this.#seenCount++ % SEEN_WINDOW;
-    if (this.#seenCount > SEEN_WINDOW) this.#seen.delete(this.#seenRing[slot]);
-    this.#seenRing[slot] = extended;
-    this.#seen.add(extended);
   }
 
   #expectedPrior = 0;

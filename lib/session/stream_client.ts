@@ -51,7 +51,7 @@ export interface StreamClientOptions {
   autoTimeoutMs?: number;
   /** Seconds between RTCP receiver reports. @default {5} */
   rtcpIntervalSec?: number;
-  /** Called after every receive wait with the statistics so far. */
+  /** Called with the statistics so far, at most every 100 ms while packets arrive. */
   onProgress?(summary: ReceptionSummary): void;
   clock?: Clock;
 }
@@ -82,6 +82,10 @@ export function resolveControl(base: string, control: string | undefined): strin
 
 /** How long to keep reading after an RTCP BYE, for packets that were overtaken. */
 const BYE_GRACE_MS = 200;
+/** Datagrams handled in a row before the loop checks its limits again. */
+const DRAIN_BATCH = 256;
+/** Least time between two onProgress calls, in ms. */
+const PROGRESS_INTERVAL_MS = 100;
 
 /** A client session: control connection, RTP receiver, statistics, frame sinks. */
 export class StreamClient {
@@ -305,6 +309,8 @@ export class StreamClient {
     }
   }
 
+  #progressAt = -Infinity;
+
   async #receive(limits: ReceiveLimits): Promise<ReceiveEnd> {
     const start = this.#clock.now();
     const timeoutMs = this.#options.receiveTimeoutMs ?? 500;
@@ -338,13 +344,19 @@ export class StreamClient {
       if (this.#byeAt !== undefined) {
         wait = Math.max(1, Math.min(wait, this.#byeAt + BYE_GRACE_MS - now));
       }
-      const datagram = await this.receiver.receive(wait);
-      if (datagram) {
+      let datagram = await this.receiver.receive(wait);
+      // Then everything already queued, before the checks above run again.
+      for (let n = 0; datagram && n < DRAIN_BATCH; n++) {
         if (datagram.rtcp) this.#onRtcp(datagram.data, datagram.at);
         else if (this.#onRtp(datagram.data, datagram.at)) lastPacketAt = datagram.at;
         if (this.#pendingWrites > 64) await this.#writes; // let a slow disk catch up
+        if (limits.frames !== undefined && this.stats.framesReceived >= limits.frames) break;
+        datagram = n + 1 < DRAIN_BATCH ? this.receiver.take() : undefined;
       }
-      this.#options.onProgress?.(this.stats.summary());
+      if (this.#options.onProgress && now - this.#progressAt >= PROGRESS_INTERVAL_MS) {
+        this.#progressAt = now;
+        this.#options.onProgress(this.stats.summary());
+      }
     }
   }
 
