@@ -59,6 +59,13 @@ export function parsePacing(stderr: string): ServerPacing | undefined {
   };
 }
 
+/** RTP packets sent so far, from each statistics line server.ts printed (SIGUSR1), in order. */
+export function parseRtpSent(stderr: string): number[] {
+  return stderr.split("\n")
+    .filter((line) => line.startsWith("rtsp-server: statistics"))
+    .map((line) => Number(/(\d+) RTP packets over UDP/.exec(line)?.[1] ?? NaN));
+}
+
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 

@@ -16,6 +16,10 @@
  *   --fps 20              frame rate of the stream
  *   --udp-send auto       how our server sends RTP, one run per mode listed:
  *                         gso, sendmmsg (batched, Linux FFI), portable, auto
+ *   --unpaced 1,10        unpaced sessions (server.ts --fps 0): packets/s out of the
+ *                         server for each --udp-send mode; "" to skip
+ *   --ingest 6300,12600,16000  frame rates at which client.ts receives one
+ *                         session (×~8 packets per frame): packets/s in and loss; "" to skip
  *   --json FILE           where to write the results (default bench/results/load.json)
  *
  * Send-time error: for each session, frame k's arrival minus (its RTP time
@@ -29,6 +33,7 @@
 import { parseArgs } from "node:util";
 import { type LoadMode, LoadSession } from "./_load_session.ts";
 import { epollAvailable, EpollReceiver } from "./_epoll_receiver.ts";
+import { clientIngest, serverUnpaced, type ThroughputResult } from "./_load_throughput.ts";
 import {
   gstAvailable,
   parsePacing,
@@ -224,6 +229,20 @@ const COLUMNS: [string, (r: LoadResult) => string][] = [
   ["pkt/call", (r) => r.packetsPerSendCall?.toFixed(1) ?? "-"],
 ];
 
+const THROUGHPUT_COLUMNS: [string, (r: ThroughputResult) => string][] = [
+  ["test", (r) => r.test],
+  ["udp send", (r) => r.udpSend],
+  ["sessions", (r) => String(r.sessions)],
+  ["fps", (r) => r.fps === 0 ? "unpaced" : String(r.fps)],
+  ["server pkt/s", (r) => Math.round(r.serverPacketsPerSecond).toString()],
+  ["server Mbit/s", (r) => r.serverMbitPerSecond.toFixed(0)],
+  [
+    "received pkt/s",
+    (r) => Number.isNaN(r.receivedPerSecond) ? "-" : Math.round(r.receivedPerSecond).toString(),
+  ],
+  ["lost %", (r) => r.lostPercent.toFixed(2)],
+];
+
 /** A markdown table row. */
 function row(cells: string[]): string {
   return `| ${cells.join(" | ")} |`;
@@ -259,6 +278,8 @@ async function main(): Promise<void> {
       duration: { type: "string", default: "5" },
       fps: { type: "string", default: "20" },
       "udp-send": { type: "string", default: "auto" },
+      unpaced: { type: "string", default: "1,10" },
+      ingest: { type: "string", default: "6300,12600,16000" },
       json: { type: "string", default: "bench/results/load.json" },
       help: { type: "boolean", short: "h" },
     },
@@ -325,12 +346,40 @@ async function main(): Promise<void> {
       }
     }
   }
+  const throughput: ThroughputResult[] = [];
+  const list = (text: string) => text.split(",").filter((x) => x.trim() !== "").map(Number);
+  if (list(values.unpaced).length + list(values.ingest).length > 0) {
+    console.log("\nthroughput (one window of " + duration + " s each)\n");
+    console.log(row(THROUGHPUT_COLUMNS.map(([name]) => name)));
+    console.log(row(THROUGHPUT_COLUMNS.map(() => "---")));
+    const show = (result: ThroughputResult) => {
+      throughput.push(result);
+      console.log(row(THROUGHPUT_COLUMNS.map(([, cell]) => cell(result))));
+    };
+    for (const udpSend of ["gso", "sendmmsg", "portable"]) {
+      for (const count of list(values.unpaced)) {
+        try {
+          show(await serverUnpaced(udpSend, count, duration));
+        } catch (error) {
+          console.log(
+            `| ${udpSend} | unpaced ${count}: ${error instanceof Error ? error.message : error} |`,
+          );
+        }
+      }
+    }
+    for (const rate of list(values.ingest)) show(await clientIngest(rate, duration));
+  }
+
   await Deno.mkdir(new URL(".", new URL(values.json, `file://${Deno.cwd()}/`)), {
     recursive: true,
   });
   await Deno.writeTextFile(
     values.json,
-    JSON.stringify({ date: new Date().toISOString(), machine: info, fps, results }, null, 2) +
+    JSON.stringify(
+      { date: new Date().toISOString(), machine: info, fps, results, throughput },
+      null,
+      2,
+    ) +
       "\n",
   );
   console.log(`\nresults written to ${values.json}`);
