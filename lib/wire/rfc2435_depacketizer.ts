@@ -115,6 +115,12 @@ export class Rfc2435Depacketizer {
   #frame: Assembly | undefined;
   /** Timestamp of the last frame reported dropped, so its other fragments stay quiet. */
   #discarded: number | undefined;
+  /**
+   * The last JPEG header built, and what it was built from: consecutive
+   * frames nearly always share it, and building one (tables included) costs
+   * more than the rest of a frame's reassembly.
+   */
+  #lastHead: { head: Uint8Array; key: string; tables: Uint8Array } | undefined;
 
   constructor(options: Rfc2435DepacketizerOptions = {}) {
     this.#options = options;
@@ -245,7 +251,11 @@ export class Rfc2435Depacketizer {
     };
   }
 
-  #assemble(frame: Assembly): Uint8Array {
+  #headOf(frame: Assembly): Uint8Array {
+    const key =
+      `${frame.type},${frame.width},${frame.height},${frame.restartInterval},${frame.tables.precision}`;
+    const last = this.#lastHead;
+    if (last && last.key === key && sameBytes(last.tables, frame.tables.data)) return last.head;
     const head = buildJpegHeader(
       frame.type,
       frame.width,
@@ -253,6 +263,12 @@ export class Rfc2435Depacketizer {
       frame.tables,
       frame.restartInterval,
     );
+    this.#lastHead = { head, key, tables: frame.tables.data };
+    return head;
+  }
+
+  #assemble(frame: Assembly): Uint8Array {
+    const head = this.#headOf(frame);
     // The scan data may already end with EOI, possibly split over the last two fragments.
     const tail = [];
     for (let i = frame.chunks.length - 1; i >= 0 && tail.length < 2; i--) {
@@ -270,4 +286,11 @@ export class Rfc2435Depacketizer {
     if (!hasEoi) out.set([0xff, 0xd9], offset);
     return out;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
