@@ -25,6 +25,7 @@ import { RtspParseError } from "../wire/rtsp_parser.ts";
 import { parseStreamRef, type StreamRef } from "../wire/rtsp_url.ts";
 import { type Clock, realClock, sleep } from "./clock.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
+import { InterleavedBatch } from "./interleaved_batch.ts";
 import { PreciseSleep, preciseSleepSupport } from "../net/precise_sleep.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
 import { type PairCounters, UdpPortPair, type UdpSendMode } from "./udp_port_pair.ts";
@@ -116,10 +117,15 @@ interface Connection {
   rtsp: RtspConnection;
   peer: string;
   sessions: Set<ServerSession>;
+  /** Interleaved RTP of this connection's sessions, written once per turn (made on first use). */
+  interleaved?: InterleavedBatch;
 }
 
-/** Most interleaved writes queued on a connection before RTP packets are dropped. */
-const MAX_INTERLEAVED_BACKLOG = 512;
+/**
+ * Most interleaved writes (each one turn's packets) queued on a connection
+ * before RTP packets are dropped.
+ */
+const MAX_INTERLEAVED_BACKLOG = 64;
 
 type Handler = (conn: Connection, req: RtspRequest) => Promise<RtspResponse> | RtspResponse;
 
@@ -540,11 +546,13 @@ export class RtspServer {
           description: `tcp channels ${rtp}-${rtcp}`,
           channels: [rtp, rtcp],
           sendRtp: (header, payload) => {
-            if (conn.rtsp.pendingWrites > MAX_INTERLEAVED_BACKLOG) {
-              this.counters.interleavedDropped++;
-              return;
-            }
-            conn.rtsp.write(serializeInterleaved(rtp, header, payload)).catch(() => {});
+            const batch = conn.interleaved ??= new InterleavedBatch(
+              conn.rtsp,
+              MAX_INTERLEAVED_BACKLOG,
+            );
+            const dropped = batch.dropped;
+            batch.add(rtp, header, payload);
+            this.counters.interleavedDropped += batch.dropped - dropped;
           },
           sendRtcp: (packet) => {
             conn.rtsp.write(serializeInterleaved(rtcp, packet)).catch(() => {});

@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { InterleavedBatch } from "../lib/session/interleaved_batch.ts";
+import { RtspParser } from "../mod.ts";
+
+class Sink {
+  writes: Uint8Array[] = [];
+  pendingWrites = 0;
+  write(bytes: Uint8Array): Promise<void> {
+    this.writes.push(bytes);
+    return Promise.resolve();
+  }
+}
+
+Deno.test("InterleavedBatch: one turn's packets leave in one write, framed and in order", async () => {
+  const sink = new Sink();
+  const batch = new InterleavedBatch(sink, 8);
+  const header = new Uint8Array(12);
+  const payloads = [Uint8Array.of(1, 2, 3), Uint8Array.of(4), new Uint8Array(1388).fill(7)];
+  for (const [i, payload] of payloads.entries()) {
+    header.fill(i + 10); // re-stamped between calls, as sessions do: it must be copied
+    batch.add(i % 2 === 0 ? 0 : 2, header, payload);
+  }
+  assert.equal(sink.writes.length, 0, "nothing written during the turn");
+  await Promise.resolve();
+  assert.equal(sink.writes.length, 1, "one write at the end of the turn");
+  const items = new RtspParser().push(sink.writes[0]);
+  assert.equal(items.length, 3);
+  for (const [i, item] of items.entries()) {
+    assert.equal(item.kind, "interleaved");
+    if (item.kind !== "interleaved") continue;
+    assert.equal(item.channel, i % 2 === 0 ? 0 : 2);
+    assert.deepEqual(item.data.subarray(0, 12), new Uint8Array(12).fill(i + 10));
+    assert.deepEqual(item.data.subarray(12), payloads[i]);
+  }
+  batch.add(0, header, payloads[0]);
+  await Promise.resolve();
+  assert.equal(sink.writes.length, 2, "the next turn writes again");
+});
+
+Deno.test("InterleavedBatch: packets are dropped and counted while the peer does not read", async () => {
+  const sink = new Sink();
+  sink.pendingWrites = 9;
+  const batch = new InterleavedBatch(sink, 8);
+  batch.add(0, new Uint8Array(12), new Uint8Array(10));
+  await Promise.resolve();
+  assert.equal(batch.dropped, 1);
+  assert.equal(sink.writes.length, 0);
+  assert.throws(() => batch.add(0, new Uint8Array(12), new Uint8Array(0x10000)), RangeError);
+});
