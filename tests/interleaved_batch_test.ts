@@ -45,5 +45,6 @@ Deno.test("InterleavedBatch: packets are dropped and counted while the peer does
   await Promise.resolve();
   assert.equal(batch.dropped, 1);
   assert.equal(sink.writes.length, 0);
+  sink.pendingWrites = 0;
   assert.throws(() => batch.add(0, new Uint8Array(12), new Uint8Array(0x10000)), RangeError);
 });
