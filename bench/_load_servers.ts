@@ -19,6 +19,8 @@ export interface ServerUnderTest {
   readonly url: string;
   /** CPU seconds (user + system) the process has used so far. */
   cpuSeconds(): number;
+  /** CPU seconds in the kernel (system time) so far. */
+  systemSeconds(): number;
   /** Peak resident set size so far, in bytes. */
   peakRss(): number;
   /** Send a signal to the server process (ours prints statistics on SIGUSR1). */
@@ -69,13 +71,14 @@ export function parseRtpSent(stderr: string): number[] {
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux). */
 const USER_HZ = 100;
 
-function procCpuSeconds(pid: number): number {
+/** User and system CPU seconds of a process so far. */
+function procCpu(pid: number): { user: number; system: number } {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // Fields after the command name (which may contain spaces) start at ") ".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(fields[11]); // field 14 of the full line
   const stime = Number(fields[12]); // field 15
-  return (utime + stime) / USER_HZ;
+  return { user: utime / USER_HZ, system: stime / USER_HZ };
 }
 
 function procPeakRss(pid: number): number {
@@ -137,7 +140,11 @@ function underTest(
     name,
     pid: child.pid,
     url,
-    cpuSeconds: () => procCpuSeconds(child.pid),
+    cpuSeconds: () => {
+      const { user, system } = procCpu(child.pid);
+      return user + system;
+    },
+    systemSeconds: () => procCpu(child.pid).system,
     peakRss: () => procPeakRss(child.pid),
     signal: (signal) => child.kill(signal),
     async stop() {

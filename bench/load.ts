@@ -72,6 +72,8 @@ export interface LoadResult {
   serverCpuSeconds: number;
   /** Server CPU ms per streamed session-second. */
   cpuMsPerSessionSecond: number;
+  /** Share of that CPU time spent in the kernel (on loopback it includes delivering to the receivers). */
+  kernelShare: number;
   serverPeakRssMb: number;
   /** Our server's own record of how late it sent frames (whole run), when it reports it. */
   serverLateP99Ms?: number;
@@ -137,10 +139,12 @@ async function measure(
   const ours = server.name.startsWith("deno-rtsp-lab");
   if (ours) server.signal("SIGUSR1"); // its pacing lateness counts from here
   const cpu0 = server.cpuSeconds();
+  const sys0 = server.systemSeconds();
   const t0 = performance.now();
   await sleep(durationS * 1000);
   const t1 = performance.now();
   const cpu1 = server.cpuSeconds();
+  const sys1 = server.systemSeconds();
   if (ours) server.signal("SIGUSR1"); // and is reported up to here
   const peakRss = server.peakRss();
   await pool(started, 100, (session) => session.stop());
@@ -204,6 +208,7 @@ async function measure(
     firstPacketMaxMs: firsts.length ? firsts[firsts.length - 1] : NaN,
     serverCpuSeconds: cpu1 - cpu0,
     cpuMsPerSessionSecond: (cpu1 - cpu0) * 1000 / (started.length * window),
+    kernelShare: cpu1 > cpu0 ? (sys1 - sys0) / (cpu1 - cpu0) : NaN,
     serverPeakRssMb: peakRss / 1048576,
   };
 }
@@ -224,6 +229,7 @@ const COLUMNS: [string, (r: LoadResult) => string][] = [
   ["1st pkt p50 ms", (r) => r.firstPacketP50Ms.toFixed(1)],
   ["1st pkt p99 ms", (r) => r.firstPacketP99Ms.toFixed(1)],
   ["CPU ms/sess-s", (r) => r.cpuMsPerSessionSecond.toFixed(3)],
+  ["kernel %", (r) => (r.kernelShare * 100).toFixed(0)],
   ["peak RSS MB", (r) => r.serverPeakRssMb.toFixed(0)],
   ["srv late p99 ms", (r) => r.serverLateP99Ms?.toFixed(2) ?? "-"],
   ["pkt/call", (r) => r.packetsPerSendCall?.toFixed(1) ?? "-"],

@@ -5,12 +5,16 @@
  */
 import {
   jpegToRtpFrame,
+  linuxUdpAvailable,
+  LinuxUdpSocket,
+  linuxUdpSupport,
   packetizeRtpJpeg,
   parseRtpPacket,
   readLabFrames,
   Rfc2435Depacketizer,
   RtspParser,
   serializeRtpPacket,
+  writeRtpHeader,
 } from "../mod.ts";
 
 const video = await Deno.readFile(new URL("../video.mjpeg", import.meta.url));
@@ -39,6 +43,11 @@ Deno.bench("serializeRtpPacket, 1388-byte payload", { group: "rtp" }, () => {
     payload: PAYLOAD,
   });
 });
+const HEADER = new Uint8Array(12);
+let stamp = 0;
+Deno.bench("writeRtpHeader, 12 bytes in place (the server's hot path)", { group: "rtp" }, () => {
+  writeRtpHeader(HEADER, 0, 26, (stamp & 7) === 7, stamp++, 90000, 0x1234);
+});
 Deno.bench("parseRtpPacket", { group: "rtp" }, () => {
   parseRtpPacket(PACKET);
 });
@@ -49,7 +58,20 @@ Deno.bench("copy one frame (baseline)", { group: "frame", baseline: true }, () =
 Deno.bench("jpegToRtpFrame + packetizeRtpJpeg", { group: "frame" }, () => {
   packetizeRtpJpeg(jpegToRtpFrame(FRAME), 1388);
 });
-Deno.bench("Rfc2435Depacketizer, one frame", { group: "frame" }, () => {
+const STEADY = new Rfc2435Depacketizer();
+let steadySequence = 0;
+Deno.bench("Rfc2435Depacketizer, one frame of a running stream", { group: "frame" }, () => {
+  const timestamp = steadySequence * 4500;
+  PAYLOADS.forEach((payload, i) =>
+    STEADY.push({
+      sequence: steadySequence++,
+      timestamp,
+      marker: i === PAYLOADS.length - 1,
+      payload,
+    })
+  );
+});
+Deno.bench("Rfc2435Depacketizer, one frame, new depacketizer", { group: "frame" }, () => {
   const depacketizer = new Rfc2435Depacketizer();
   PAYLOADS.forEach((payload, i) =>
     depacketizer.push({ sequence: i, timestamp: 0, marker: i === PAYLOADS.length - 1, payload })
@@ -66,3 +88,37 @@ Deno.bench("TextDecoder on the request (baseline)", { group: "rtsp", baseline: t
 Deno.bench("RtspParser.push, one request", { group: "rtsp" }, () => {
   new RtspParser().push(REQUEST);
 });
+
+// Sending 64 RTP packets to a loopback socket: one Deno send each (the
+// portable path) against the batched socket (sendmmsg, and UDP GSO).
+const sink = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+const sinkPort = (sink.addr as Deno.NetAddr).port;
+const portable = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+const BATCH = Array.from({ length: 64 }, (_, i) => {
+  const packet = new Uint8Array(1400);
+  packet[0] = 0x80;
+  packet[3] = i;
+  return packet;
+});
+Deno.bench("Deno send, 64 packets (baseline)", { group: "udp", baseline: true }, async () => {
+  await Promise.all(
+    BATCH.map((p) => portable.send(p, { transport: "udp", hostname: "127.0.0.1", port: sinkPort })),
+  );
+});
+if (linuxUdpAvailable()) {
+  for (const gso of [false, true]) {
+    const socket = LinuxUdpSocket.bind({ hostname: "127.0.0.1", port: 0, gso });
+    Deno.bench(`LinuxUdpSocket ${gso ? "sendmmsg + GSO" : "sendmmsg"}, 64 packets`, {
+      group: "udp",
+    }, () => {
+      for (const packet of BATCH) {
+        socket.begin("127.0.0.1", sinkPort);
+        socket.part(packet, 0, 12);
+        socket.part(packet, 12);
+      }
+      socket.flush();
+    });
+  }
+} else {
+  console.log(`batched UDP benchmarks skipped: ${linuxUdpSupport().reason}`);
+}
