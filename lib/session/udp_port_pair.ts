@@ -233,9 +233,10 @@ export class UdpPortPair {
       const packet = new Uint8Array(header.length + payload.length);
       packet.set(header);
       packet.set(payload, header.length);
-      this.#counters.rtpSent++;
-      this.#counters.rtpSendCalls++;
-      this.#send(this.#rtp!, packet, hostname, port);
+      if (this.#send(this.#rtp!, packet, hostname, port)) {
+        this.#counters.rtpSent++;
+        this.#counters.rtpSendCalls++;
+      }
       return;
     }
     let offset = this.#headerOffset;
@@ -270,14 +271,16 @@ export class UdpPortPair {
     this.#send(this.#rtcp, data, hostname, port);
   }
 
-  #send(conn: Deno.DatagramConn, data: Uint8Array, hostname: string, port: number): void {
-    if (this.#closed) return;
+  /** Start a send; false when the pair is closed or too many sends are in flight. */
+  #send(conn: Deno.DatagramConn, data: Uint8Array, hostname: string, port: number): boolean {
+    if (this.#closed) return false;
     if (this.#inFlight >= MAX_SENDS_IN_FLIGHT) {
       this.#counters.sendDropped++;
-      return;
+      return false;
     }
     this.#inFlight++;
     conn.send(data, { transport: "udp", hostname, port }).then(this.#onSent, this.#onSendError);
+    return true;
   }
 
   #onSent = (): void => {
