@@ -294,7 +294,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const counts = values.sessions.split(",").map(Number);
+  const list = (text: string) => text.split(",").filter((x) => x.trim() !== "").map(Number);
+  const counts = list(values.sessions);
   const gstCounts = new Set(values["gst-sessions"].split(",").map(Number));
   const modes = values.modes.split(",") as LoadMode[];
   for (const mode of modes) {
@@ -353,7 +354,6 @@ async function main(): Promise<void> {
     }
   }
   const throughput: ThroughputResult[] = [];
-  const list = (text: string) => text.split(",").filter((x) => x.trim() !== "").map(Number);
   if (list(values.unpaced).length + list(values.ingest).length > 0) {
     console.log("\nthroughput (one window of " + duration + " s each)\n");
     console.log(row(THROUGHPUT_COLUMNS.map(([name]) => name)));

@@ -75,6 +75,8 @@ exec "$deno" run ${flags.join(" ")} "$dir/${source}" "$@"
 
 const made: string[] = [];
 for (const { name, source, flags } of targets) {
+  // deno compile will not overwrite a file it did not make (a launcher from an earlier build).
+  await Deno.remove(join(root, name)).catch(() => {});
   const error = await compile(name, source, flags);
   if (error === undefined) {
     made.push(`${name}: compiled binary`);

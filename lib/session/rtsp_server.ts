@@ -264,11 +264,11 @@ export class RtspServer {
 
   /**
    * How RTP leaves: "sendmmsg+gso", "sendmmsg" or "portable", and why not
-   * batched when portable (e.g. "no ffi permission (run with --allow-ffi)").
+   * batched when portable (e.g. "portable: no ffi permission (run with --allow-ffi)").
    */
   get udpSendMode(): string {
     const why = this.#udp.portableReason;
-    return why === undefined ? this.#udp.sendMode : `${this.#udp.sendMode} (${why})`;
+    return why === undefined ? this.#udp.sendMode : `${this.#udp.sendMode}: ${why}`;
   }
 
   /**
