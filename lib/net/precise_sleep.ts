@@ -58,6 +58,10 @@ export class PreciseSleep {
   /** struct timespec { time_t tv_sec; long tv_nsec; } */
   readonly #timespec = new BigInt64Array(2);
   readonly #word = new BigUint64Array(1);
+  /** Byte views of the above, as the FFI takes them (made once, not per call). */
+  readonly #pollfdBytes = new Uint8Array(this.#pollfd.buffer);
+  readonly #timespecBytes = new Uint8Array(this.#timespec.buffer);
+  readonly #wordBytes = new Uint8Array(this.#word.buffer);
   #sleeping: Promise<unknown> | undefined;
   #closed = false;
 
@@ -87,12 +91,7 @@ export class PreciseSleep {
     this.#timespec[0] = ns / 1_000_000_000n;
     this.#timespec[1] = ns % 1_000_000_000n;
     this.#pollfd[1] = POLLIN;
-    const call = this.#libc.ppoll(
-      new Uint8Array(this.#pollfd.buffer),
-      1n,
-      new Uint8Array(this.#timespec.buffer),
-      null,
-    );
+    const call = this.#libc.ppoll(this.#pollfdBytes, 1n, this.#timespecBytes, null);
     this.#sleeping = call;
     let ready: number;
     try {
@@ -101,7 +100,7 @@ export class PreciseSleep {
       this.#sleeping = undefined;
     }
     if (ready > 0) {
-      if (!this.#closed) this.#libc.read(this.#fd, new Uint8Array(this.#word.buffer), 8n); // reset the eventfd
+      if (!this.#closed) this.#libc.read(this.#fd, this.#wordBytes, 8n); // reset the eventfd
       return false;
     }
     return !this.#closed;
@@ -111,7 +110,7 @@ export class PreciseSleep {
   interrupt(): void {
     if (this.#closed) return;
     this.#word[0] = 1n;
-    this.#libc.write(this.#fd, new Uint8Array(this.#word.buffer), 8n);
+    this.#libc.write(this.#fd, this.#wordBytes, 8n);
   }
 
   /** End any sleep and release the eventfd once no thread uses it. Idempotent. */
