@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { type PacedTask, Pacer } from "../lib/session/pacer.ts";
+import { realClock } from "../lib/session/clock.ts";
+import { PreciseSleep, preciseSleepSupport } from "../lib/net/precise_sleep.ts";
 import { FakeClock } from "./_fake_clock.ts";
 
 /** A task that records when it ran and is due every `period` ms, `runs` times in all. */
@@ -252,4 +254,63 @@ Deno.test("Pacer slackMs: tasks due within the slack share the wake-up, seeing i
   // Lateness counts distance from the due time either way: a 0, b 0.4 early, c 0.
   assert.ok(Math.abs(pacer.lateness.summary().max - 0.4) < 1e-9);
   pacer.close();
+});
+
+Deno.test("Pacer.lateness includes the sends afterWake makes", () => {
+  let now = 0;
+  const clock = new FakeClock(0);
+  const timed = { ...clock, now: () => clock.now() + now } as unknown as FakeClock;
+  let flushes = 0;
+  // The wake-up's batched flush takes 2 ms.
+  const pacer = new Pacer(
+    {
+      now: timed.now,
+      setTimeout: (f, ms) => clock.setTimeout(f, ms),
+      clearTimeout: (h) => clock.clearTimeout(h),
+    },
+    { afterWake: () => void (flushes++, now += 2) },
+  );
+  pacer.schedule({ onDue: () => undefined }, 10);
+  pacer.schedule({ onDue: () => undefined }, 10);
+  clock.advance(10);
+  assert.equal(flushes, 1, "one flush for the wake-up");
+  assert.equal(pacer.lateness.summary().max, 2);
+  pacer.close();
+});
+
+Deno.test("Pacer with a PreciseSleep: tasks run in order, none before its time; close() leaves nothing", async () => {
+  if (!preciseSleepSupport().available) {
+    if (Deno.env.get("CI") === "true") throw new Error("PreciseSleep must work in CI");
+    console.log(`SKIPPED Pacer precise: ${preciseSleepSupport().reason}`);
+    return;
+  }
+  const sleeper = new PreciseSleep();
+  const pacer = new Pacer(realClock, { sleeper, slackMs: 0.5 });
+  const ran: [string, number, number][] = [];
+  const done = Promise.withResolvers<void>();
+  const task = (name: string, last = false): PacedTask => ({
+    onDue: (now) => {
+      ran.push([name, now, performance.now()]);
+      if (last) done.resolve();
+      return undefined;
+    },
+  });
+  const start = performance.now();
+  const dues: Record<string, number> = { a: start + 20, b: start + 30, c: start + 45 };
+  pacer.schedule(task("c", true), dues.c);
+  pacer.schedule(task("a"), dues.a);
+  pacer.schedule(task("b"), dues.b);
+  const cancelled = task("x");
+  pacer.schedule(cancelled, start + 10);
+  pacer.cancel(cancelled);
+  // An earlier task scheduled while the pacer sleeps towards a later one wakes it sooner.
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  dues.d = performance.now() + 3;
+  pacer.schedule(task("d"), dues.d);
+  await done.promise;
+  assert.deepEqual(ran.map(([name]) => name), ["d", "a", "b", "c"]);
+  for (const [name, , at] of ran) assert.ok(at >= dues[name] - 0.5, `${name} not before its time`);
+  pacer.close();
+  await pacer.idle();
+  await sleeper.close();
 });

@@ -22,6 +22,11 @@ for (const mode of MODES) {
     const sender = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
     try {
       assert.equal(receiver.receiveMode, mode === "batched" ? "recvmmsg" : "portable");
+      if (mode === "batched") {
+        // The kernel reports twice what it grants; at least its default, at most what was asked.
+        const bytes = receiver.receiveBufferBytes!;
+        assert.ok(bytes >= 200_000 && bytes <= 2 * 8 * 1024 * 1024, `SO_RCVBUF ${bytes}`);
+      } else assert.equal(receiver.receiveBufferBytes, undefined);
       assert.equal(receiver.port % 2, 0);
       assert.equal(receiver.rtcpPort, receiver.port + 1);
       const count = 60; // fits the default receive buffer of a Deno socket too

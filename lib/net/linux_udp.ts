@@ -123,6 +123,7 @@ const SYMBOLS = {
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "pointer", "u32", "i32"], result: "i32" },
   recvmmsg: {
     parameters: ["i32", "pointer", "u32", "i32", "pointer"],
@@ -277,6 +278,16 @@ export interface LinuxUdpDatagram {
   port: number;
   /** True when the datagram was longer than `maxDatagramBytes` and `data` is its start. */
   truncated: boolean;
+}
+
+/** Whether `hostname` is an IPv4 dotted quad, the only addresses {@linkcode LinuxUdpSocket} takes. */
+export function isIpv4(hostname: string): boolean {
+  try {
+    parseIpv4(hostname);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** An IPv4 dotted quad as the u32 whose little-endian bytes are the address in network order. */
@@ -728,6 +739,24 @@ export class LinuxUdpSocket {
   receiveNow(max: number): LinuxUdpDatagram[] {
     if (this.#receiving) throw new Error("LinuxUdpSocket.receive() is already waiting");
     return this.#receiveNow(Math.max(1, Math.min(MAX_BATCH, Math.floor(max) || 1)), 0);
+  }
+
+  /**
+   * The socket's receive buffer as the kernel reports it (SO_RCVBUF: twice
+   * the usable size, for its bookkeeping). Asking for more than
+   * `net.core.rmem_max` without CAP_NET_ADMIN gets at most that much.
+   */
+  get receiveBufferBytes(): number {
+    const value = new Int32Array(1);
+    const length = new Uint32Array([4]);
+    const r = this.#libc.getsockopt(
+      this.#fd,
+      SOL_SOCKET,
+      SO_RCVBUF,
+      new Uint8Array(value.buffer),
+      new Uint8Array(length.buffer),
+    );
+    return r === 0 ? value[0] : 0;
   }
 
   /** The file descriptor, for readiness polling (epoll); do not read, write or close it. */

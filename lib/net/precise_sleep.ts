@@ -64,6 +64,7 @@ export class PreciseSleep {
   readonly #wordBytes = new Uint8Array(this.#word.buffer);
   #sleeping: Promise<unknown> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   /** @throws {Error} when {@linkcode preciseSleepSupport} says it is not available. */
   constructor() {
@@ -103,7 +104,8 @@ export class PreciseSleep {
       if (!this.#closed) this.#libc.read(this.#fd, this.#wordBytes, 8n); // reset the eventfd
       return false;
     }
-    return !this.#closed;
+    // 0: the time is up; -1 (a signal, say): not known to be, so "cut short".
+    return ready === 0 && !this.#closed;
   }
 
   /** End the running sleep now (or the next one, if none is running). */
@@ -114,11 +116,15 @@ export class PreciseSleep {
   }
 
   /** End any sleep and release the eventfd once no thread uses it. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.interrupt();
     this.#closed = true;
-    await this.#sleeping?.catch(() => {});
-    this.#libc.close(this.#fd);
+    const sleeping = this.#sleeping;
+    this.#closing = (async () => {
+      await sleeping?.catch(() => {});
+      this.#libc.close(this.#fd);
+    })();
+    return this.#closing;
   }
 }

@@ -22,6 +22,12 @@ export interface PacerOptions {
    * instead of each waking the process. @default {0}
    */
   slackMs?: number;
+  /**
+   * Called at the end of each wake-up, after its tasks ran: where a batched
+   * sender hands their packets to the kernel, so lateness is measured after
+   * the sends, not before.
+   */
+  afterWake?: () => void;
 }
 
 /** Something that has work to do at given times. */
@@ -51,14 +57,15 @@ export class Pacer {
   /** Due times of the tasks run in the current wake-up. */
   readonly #ranDue: number[] = [];
   /**
-   * How far from its due time each task ran (late, or early within the
-   * slack), measured at the end of its wake-up (after every task due in it,
-   * just before a batched send flushes).
+   * How far from its due time each task's work left (late, or early within
+   * the slack), measured at the end of its wake-up, after every task due in
+   * it ran and `afterWake` made the sends they queued.
    */
   readonly lateness: LatencyHistogram = new LatencyHistogram();
 
   readonly #sleeper: PreciseSleep | undefined;
   readonly #slack: number;
+  readonly #afterWake: (() => void) | undefined;
   /** Precise wake-ups: the time the loop below sleeps until, and the loop. */
   #preciseDue = Infinity;
   #preciseLoop: Promise<void> | undefined;
@@ -68,6 +75,7 @@ export class Pacer {
     this.#clock = clock;
     this.#sleeper = options.sleeper;
     this.#slack = options.slackMs ?? 0;
+    this.#afterWake = options.afterWake;
   }
 
   /** Number of tasks scheduled. */
@@ -122,9 +130,16 @@ export class Pacer {
       } else this.#push({ due: next, task: entry.task, generation: entry.generation });
     }
     for (const entry of again) this.#push(entry);
-    const end = this.#clock.now();
-    for (const due of this.#ranDue) this.lateness.record(Math.abs(end - due));
-    this.#ranDue.length = 0;
+    if (this.#ranDue.length > 0) {
+      try {
+        this.#afterWake?.();
+      } catch (error) {
+        console.error("pacer: afterWake failed:", error);
+      }
+      const end = this.#clock.now(); // once the wake-up's sends are made
+      for (const due of this.#ranDue) this.lateness.record(Math.abs(end - due));
+      this.#ranDue.length = 0;
+    }
     this.#arm();
   };
 

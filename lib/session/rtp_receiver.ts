@@ -12,7 +12,7 @@
  * @module
  */
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
-import { linuxUdpAvailable, LinuxUdpSocket } from "../net/linux_udp.ts";
+import { isIpv4, linuxUdpAvailable, LinuxUdpSocket } from "../net/linux_udp.ts";
 
 /** One packet and when it arrived. */
 export interface Datagram {
@@ -49,6 +49,9 @@ type Socket = Deno.DatagramConn | LinuxUdpSocket;
  * 8 MiB holds ~6,000 packets, bursts the reader thread drains long before. */
 const BATCHED_RECEIVE_BUFFER = 8 * 1024 * 1024;
 
+/** Datagrams read per recvmmsg call. */
+const RECEIVE_BATCH = 32;
+
 function bindUdp(
   hostname: string,
   port: number,
@@ -56,7 +59,7 @@ function bindUdp(
 ): Socket {
   try {
     const mode = options.receiveMode ?? "auto";
-    const batchable = /^\d+\.\d+\.\d+\.\d+$/.test(hostname) && linuxUdpAvailable();
+    const batchable = isIpv4(hostname) && linuxUdpAvailable();
     if (mode === "batched" && !batchable) {
       throw new Error(`Cannot receive RTP with recvmmsg on ${hostname}: not available here`);
     }
@@ -65,7 +68,8 @@ function bindUdp(
         hostname,
         port,
         receiveBufferBytes: options.receiveBufferBytes ?? BATCHED_RECEIVE_BUFFER,
-        maxDatagramBytes: 65536,
+        maxDatagramBytes: 65536, // a lab datagram is a whole JPEG
+        gso: false, // it only receives
       });
     }
     return Deno.listenDatagram({ hostname, port, transport: "udp" });
@@ -144,6 +148,12 @@ export class RtpReceiver {
   /** The RTCP port, when one is bound. */
   get rtcpPort(): number | undefined {
     return this.#sockets[1] ? portOf(this.#sockets[1]) : undefined;
+  }
+
+  /** The RTP socket's receive buffer as the kernel reports it, when batched; else undefined. */
+  get receiveBufferBytes(): number | undefined {
+    const rtp = this.#sockets[0];
+    return rtp instanceof LinuxUdpSocket ? rtp.receiveBufferBytes : undefined;
   }
 
   /** How RTP is read: "recvmmsg", "portable", or "interleaved". */
@@ -231,7 +241,8 @@ export class RtpReceiver {
   /** Read many datagrams per call; each is copied out of the socket's buffer. */
   async #pumpBatched(socket: LinuxUdpSocket, rtcp: boolean): Promise<void> {
     while (!this.#closed) {
-      const datagrams = await socket.receive(256, 500);
+      // 32 slots of 64 KiB: 2 MiB of buffer, datagrams read 32 per system call.
+      const datagrams = await socket.receive(RECEIVE_BATCH, 500);
       const at = this.#clock.now();
       for (const datagram of datagrams) {
         this.#enqueue({ data: datagram.data.slice(), rtcp, at });

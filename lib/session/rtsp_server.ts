@@ -30,7 +30,6 @@ import { PreciseSleep, preciseSleepSupport } from "../net/precise_sleep.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
 import { type PairCounters, UdpPortPair, type UdpSendMode } from "./udp_port_pair.ts";
 import { parseRtcpPackets } from "../wire/rtcp_packet.ts";
-import { serializeInterleaved } from "../wire/rtsp_message.ts";
 import { RtspConnection } from "./rtsp_connection.ts";
 import { type Dialect, ServerSession, type SessionTransport } from "./server_session.ts";
 
@@ -120,6 +119,8 @@ interface Connection {
   /** Interleaved RTP of this connection's sessions, written once per turn (made on first use). */
   interleaved?: InterleavedBatch;
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Most interleaved writes (each one turn's packets) queued on a connection
@@ -225,11 +226,16 @@ export class RtspServer {
     this.#library = new MediaLibrary(this.#options.mediaDir);
     // Precise wake-ups need the real clock (and Linux with the ffi permission).
     if (options.clock === undefined && options.preciseTimer !== false) {
-      this.#sleeper = preciseSleepSupport().available ? new PreciseSleep() : undefined;
+      try {
+        this.#sleeper = preciseSleepSupport().available ? new PreciseSleep() : undefined;
+      } catch {
+        this.#sleeper = undefined; // e.g. out of descriptors: setTimeout it is
+      }
     }
     this.#pacer = new Pacer(this.#options.clock, {
       sleeper: this.#sleeper,
       slackMs: this.#options.pacingSlackMs,
+      afterWake: () => this.#udp.flush(),
     });
     this.#reaper = { onDue: (now) => this.#reap(now) };
     this.#pacer.schedule(this.#reaper, this.#options.clock.now() + 1000);
@@ -554,8 +560,13 @@ export class RtspServer {
             batch.add(rtp, header, payload);
             this.counters.interleavedDropped += batch.dropped - dropped;
           },
+          // RTCP in the same batch, so a report or BYE never overtakes the RTP it follows.
           sendRtcp: (packet) => {
-            conn.rtsp.write(serializeInterleaved(rtcp, packet)).catch(() => {});
+            const batch = conn.interleaved ??= new InterleavedBatch(
+              conn.rtsp,
+              MAX_INTERLEAVED_BACKLOG,
+            );
+            batch.add(rtcp, packet, NO_BYTES);
           },
         },
         reply: {

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { LinuxUdpSocket, linuxUdpSupport } from "../net/linux_udp.ts";
+import { isIpv4, LinuxUdpSocket, linuxUdpSupport } from "../net/linux_udp.ts";
 
 /** A datagram that arrived on one of the pair's sockets. */
 export interface PairDatagram {
@@ -136,7 +136,7 @@ export class UdpPortPair {
     if (mode !== "portable") {
       const support = linuxUdpSupport();
       if (!support.available) portableReason = support.reason;
-      else if (!/^\d+\.\d+\.\d+\.\d+$/.test(hostname)) {
+      else if (!isIpv4(hostname)) {
         portableReason = `batched sending is IPv4 only, not ${hostname}`;
       } else if (mode === "gso" && !support.gso) portableReason = "the kernel refuses UDP GSO";
       if (portableReason !== undefined && mode !== "auto") {
@@ -260,11 +260,17 @@ export class UdpPortPair {
     batched.part(payload);
   }
 
-  /** Send what was queued this turn; the header arena starts over. */
-  #flush = (): void => {
-    this.#batched?.flush();
+  /**
+   * Hand what is queued to the kernel now (batched sending); the header arena
+   * starts over. The pacer calls it at the end of each wake-up; whatever is
+   * queued outside one is flushed at the end of the event-loop turn.
+   */
+  flush(): void {
+    if (this.#batched?.pending) this.#batched.flush();
     this.#headerOffset = 0;
-  };
+  }
+
+  #flush = (): void => this.flush();
 
   /** Send from the RTCP socket. */
   sendRtcp(data: Uint8Array, hostname: string, port: number): void {

@@ -166,29 +166,21 @@ export function createResponse(
 }
 
 /**
- * Encode an interleaved frame: `$`, channel, 16-bit length, data. The data
- * may come in two parts (an RTP header and a shared payload), which are
- * joined in the one buffer the frame needs anyway.
+ * Encode an interleaved frame: `$`, channel, 16-bit length, data.
  *
  * @throws {RangeError} when the channel is over 255 or the data over 65535 bytes.
  */
-export function serializeInterleaved(
-  channel: number,
-  data: Uint8Array,
-  more?: Uint8Array,
-): Uint8Array {
-  const length = data.length + (more?.length ?? 0);
-  if (channel < 0 || channel > 255 || length > 0xffff) {
+export function serializeInterleaved(channel: number, data: Uint8Array): Uint8Array {
+  if (channel < 0 || channel > 255 || data.length > 0xffff) {
     throw new RangeError(
-      `Cannot frame ${length} bytes on channel ${channel}: limits are 255 and 65535`,
+      `Cannot frame ${data.length} bytes on channel ${channel}: limits are 255 and 65535`,
     );
   }
-  const out = new Uint8Array(4 + length);
+  const out = new Uint8Array(4 + data.length);
   out[0] = 0x24;
   out[1] = channel;
-  out[2] = length >> 8;
-  out[3] = length & 0xff;
+  out[2] = data.length >> 8;
+  out[3] = data.length & 0xff;
   out.set(data, 4);
-  if (more) out.set(more, 4 + data.length);
   return out;
 }
