@@ -547,27 +547,19 @@ export class RtspServer {
     if (spec.lowerTransport === "TCP") {
       const rtp = spec.interleaved!.start;
       const rtcp = spec.interleaved!.end ?? rtp + 1;
+      // One batch per connection, shared by its sessions' RTP and RTCP.
+      const batch = conn.interleaved ??= new InterleavedBatch(conn.rtsp, MAX_INTERLEAVED_BACKLOG);
       return {
         transport: {
           description: `tcp channels ${rtp}-${rtcp}`,
           channels: [rtp, rtcp],
           sendRtp: (header, payload) => {
-            const batch = conn.interleaved ??= new InterleavedBatch(
-              conn.rtsp,
-              MAX_INTERLEAVED_BACKLOG,
-            );
             const dropped = batch.dropped;
             batch.add(rtp, header, payload);
             this.counters.interleavedDropped += batch.dropped - dropped;
           },
           // RTCP in the same batch, so a report or BYE never overtakes the RTP it follows.
-          sendRtcp: (packet) => {
-            const batch = conn.interleaved ??= new InterleavedBatch(
-              conn.rtsp,
-              MAX_INTERLEAVED_BACKLOG,
-            );
-            batch.add(rtcp, packet, NO_BYTES);
-          },
+          sendRtcp: (packet) => batch.add(rtcp, packet, NO_BYTES),
         },
         reply: {
           protocol: "RTP",
