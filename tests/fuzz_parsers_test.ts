@@ -15,7 +15,8 @@
  * `tests/fixtures/regress/<parser>-<hash>.bin` and replayed by the last test
  * of this file on every run (which passes with no files too). Fixture
  * bytes: the input itself for byte parsers; UTF-16LE for the string parsers
- * (parse_transport, parse_session, parse_stream_ref, parse_sdp); records of
+ * (parse_transport, parse_session, parse_range, parse_rtp_info, parse_scale,
+ * parse_stream_ref, parse_sdp); records of
  * [u32 length][bytes] for rtsp_parser (push chunks, an empty record calls
  * flushIdle), rtsp_parser_chunking and rtsp_parser_split (push chunks), and
  * rfc2435_depacketizer (each [u32 sequence][u32 timestamp][u8 marker][payload]).
@@ -28,41 +29,39 @@ import assert from "node:assert/strict";
 import {
   createRequest,
   createResponse,
-  isCompleteJpeg,
-  jpegToRtpFrame,
-  LabMjpegError,
-  packetizeRtpJpeg,
-  ParseError,
-  parseJpegStructure,
-  parseMjpegSource,
-  parseRfc2435Header,
-  parseRtcpPackets,
-  parseRtpPacket,
-  parseSdp,
-  parseSession,
-  parseStreamRef,
-  parseTransport,
-  readJpegFrameInfo,
-  readLabFrames,
-  Rfc2435Depacketizer,
-  rfc2435HeaderSize,
-  type RtcpPacket,
-  type RtpJpegPacketView,
-  RtspParseError,
-  RtspParser,
-  type RtspParserItem,
   serializeInterleaved,
-  serializeJpegSdp,
   serializeRequest,
   serializeResponse,
-  serializeRtcpCompound,
-  serializeRtpPacket,
-  serializeSession,
-  serializeTransport,
+} from "../lib/wire/rtsp_message.ts";
+import { isCompleteJpeg, parseJpegStructure, readJpegFrameInfo } from "../lib/wire/jpeg.ts";
+import {
+  jpegToRtpFrame,
+  packetizeRtpJpeg,
   UnsupportedJpegError,
-  writeLabMjpeg,
+} from "../lib/wire/rfc2435_packetizer.ts";
+import { LabMjpegError, readLabFrames, writeLabMjpeg } from "../lib/wire/lab_mjpeg.ts";
+import { ParseError } from "../lib/wire/errors.ts";
+import { parseMjpegSource } from "../lib/media/mjpeg_source.ts";
+import {
+  parseRfc2435Header,
+  rfc2435HeaderSize,
   writeRfc2435Header,
-} from "../mod.ts";
+} from "../lib/wire/rfc2435_headers.ts";
+import {
+  parseRtcpPackets,
+  type RtcpPacket,
+  serializeRtcpCompound,
+} from "../lib/wire/rtcp_packet.ts";
+import { parseRtpPacket, serializeRtpPacket } from "../lib/wire/rtp_packet.ts";
+import { parseSdp, serializeJpegSdp } from "../lib/wire/sdp.ts";
+import { parseSession, serializeSession } from "../lib/wire/session_header.ts";
+import { parseStreamRef } from "../lib/wire/rtsp_url.ts";
+import { parseTransport, serializeTransport } from "../lib/wire/transport_header.ts";
+import { parseRange, serializeRange } from "../lib/wire/range_header.ts";
+import { parseRtpInfo, serializeRtpInfo } from "../lib/wire/rtp_info_header.ts";
+import { parseScale, serializeScale } from "../lib/wire/scale_header.ts";
+import { Rfc2435Depacketizer, type RtpJpegPacketView } from "../lib/wire/rfc2435_depacketizer.ts";
+import { RtspParseError, RtspParser, type RtspParserItem } from "../lib/wire/rtsp_parser.ts";
 import { Rng } from "./_rng.ts";
 import { concat } from "./_helpers.ts";
 
@@ -363,6 +362,48 @@ function checkSession(value: string): string | undefined {
   }
 }
 
+function checkRange(value: string): string | undefined {
+  let range;
+  try {
+    range = parseRange(value);
+  } catch (error) {
+    return unexpected("parseRange", error, [ParseError]);
+  }
+  try {
+    return differs("Range round trip", parseRange(serializeRange(range)), range);
+  } catch (error) {
+    return `parseRange(serializeRange(r)) threw ${describe(error)}`;
+  }
+}
+
+function checkRtpInfo(value: string): string | undefined {
+  let entries;
+  try {
+    entries = parseRtpInfo(value);
+  } catch (error) {
+    return unexpected("parseRtpInfo", error, [ParseError]);
+  }
+  try {
+    return differs("RTP-Info round trip", parseRtpInfo(serializeRtpInfo(entries)), entries);
+  } catch (error) {
+    return `parseRtpInfo(serializeRtpInfo(e)) threw ${describe(error)}`;
+  }
+}
+
+function checkScale(value: string): string | undefined {
+  let scale;
+  try {
+    scale = parseScale(value);
+  } catch (error) {
+    return unexpected("parseScale", error, [ParseError]);
+  }
+  try {
+    return differs("Scale round trip", parseScale(serializeScale(scale)), scale);
+  } catch (error) {
+    return `parseScale(serializeScale(n)) threw ${describe(error)}`;
+  }
+}
+
 function checkStreamRef(uri: string): string | undefined {
   let ref;
   try {
@@ -599,6 +640,9 @@ const CHECKS: Record<string, (input: Uint8Array) => string | undefined> = {
   rtsp_parser_split: (b) => checkRtspSplit(decodeRecords(b)),
   parse_transport: (b) => checkTransport(fromUtf16(b)),
   parse_session: (b) => checkSession(fromUtf16(b)),
+  parse_range: (b) => checkRange(fromUtf16(b)),
+  parse_rtp_info: (b) => checkRtpInfo(fromUtf16(b)),
+  parse_scale: (b) => checkScale(fromUtf16(b)),
   parse_stream_ref: (b) => checkStreamRef(fromUtf16(b)),
   parse_sdp: (b) => checkSdp(fromUtf16(b)),
   parse_rtp_packet: checkRtp,
@@ -846,6 +890,91 @@ const SESSION_SEEDS = [
   "abc$-_.+;timeout=5;foo=bar",
   " 1 ; timeout = 30 ",
 ];
+/** From the tables of tests/range_header_test.ts, valid and invalid. */
+const RANGE_SEEDS = [
+  "npt=5-7.25",
+  "npt=0-",
+  "npt=123.45-125",
+  "npt=.5-6.",
+  "npt=1.0005-2.9996",
+  "npt=12:05:35.3-",
+  "npt=0:00:10-0:01:00",
+  "npt=100:59:59.999-",
+  "npt=-3",
+  "npt=-0:00:03.5",
+  "npt=now-",
+  "npt=now-30",
+  "  NPT = 5 - 7 ",
+  "npt=0- ; x-foo=bar ; flag",
+  "npt=5-10 ; TIME = 19970123T143720.25Z ",
+  "npt=10-5",
+  "npt=9999999999.999-",
+  "smpte=10:07:00-10:07:33:05.01",
+  "smpte-30-drop=10:12:33:20-",
+  "SMPTE-25 = 10:07:00 - 10:07:33",
+  "clock=19961108T142300Z-;time=19970123T143720Z",
+  "npt=-5-10",
+  "npt=1:60:00-",
+  "npt=5-now",
+  "npt=0-5,7-9",
+];
+/** From the tables of tests/rtp_info_header_test.ts. */
+const RTP_INFO_SEEDS = [
+  `url=${URL0}/trackID=0;seq=4711;rtptime=90000`,
+  "url=rtsp://foo.com/bar.avi/streamid=0;seq=45102,url=rtsp://foo.com/bar.avi/streamid=1;seq=30211",
+  `url=${URL0};rtptime=4294967295;seq=65535`,
+  `url="${URL0}";ssrc=0A13C760:seq=1;rtptime=2;ssrc=9A9DE123:seq=3;rtptime=4`,
+  `url=${URL0};seq=5;rtptime=6;ssrc=FFFFFFFF`,
+  'url="rtsp://h/a,b;c=d";seq=1',
+  "url=rtsp://h/a;b=1;seq=5,url=rtsp://h/x,y;rtptime=9",
+  'url="rtsp://h/v,url=w";seq=1,url=rtsp://h/z',
+  ` URL = ${URL0} ; SEQ = 10 ; RtpTime = 20 ,  url=${URL0};seq=11 `,
+  `url=" ${URL0} " ;seq=1;x-foo=bar;flag;;rtptime=2`,
+  `url=${URL0};ssrc = 1a2b : seq = 3`,
+  'url="rtsp://h/a"x;seq=1',
+];
+/** From the tables of tests/scale_header_test.ts. */
+const SCALE_SEEDS = [
+  "1",
+  "-2.5",
+  "0.3333333333333333",
+  "2.",
+  " +0.5 ",
+  "-.25",
+  "-0",
+  "0.0000001",
+  "1000000000000000000000",
+  "1e3",
+];
+/** Tokens of the Range, RTP-Info and Scale grammars, inserted into their mutated seeds. */
+const HEADER_TOKENS = [
+  "npt=",
+  "smpte=",
+  "clock=",
+  "now",
+  ":",
+  ".",
+  "-",
+  "+",
+  " ",
+  "\t",
+  ";time=",
+  "url=",
+  'url="',
+  '"',
+  ";seq=",
+  ";rtptime=",
+  ";ssrc=",
+  ":seq=",
+  ",url=",
+  "59",
+  "60",
+  "9999999999",
+  "99999999999999999999",
+  ".9995",
+  "e5",
+];
+
 const URI_SEEDS = [
   "video.mjpeg",
   "/video.mjpeg",
@@ -1073,6 +1202,24 @@ function mutateText(rng: Rng, seeds: readonly string[]): string {
   return text;
 }
 
+/**
+ * A mutated string as mutateText makes it; with `tokens`, sometimes a seed
+ * with only a token or two inserted instead (short headers rarely survive
+ * byte mutations), sometimes both. No tokens: exactly mutateText.
+ */
+function mutateWithTokens(rng: Rng, seeds: readonly string[], tokens: readonly string[]): string {
+  if (tokens.length === 0) return mutateText(rng, seeds);
+  const roll = rng.float();
+  let text = roll < 0.4 ? rng.pick(seeds) : mutateText(rng, seeds);
+  if (roll < 0.6) {
+    for (let n = rng.range(1, 2); n > 0; n--) {
+      const at = rng.int(text.length + 1);
+      text = text.slice(0, at) + rng.pick(tokens) + text.slice(at);
+    }
+  }
+  return text;
+}
+
 /** A random split of `data` into 1-8 chunks (sometimes one byte each for short inputs). */
 function chunksOf(rng: Rng, data: Uint8Array): Uint8Array[] {
   if (data.length <= 64 && rng.chance(0.2)) return Array.from(data, (b) => Uint8Array.of(b));
@@ -1267,17 +1414,26 @@ Deno.test("fuzz: every parser returns or throws its documented ParseError, and r
     return encodeRecords(withFlush);
   });
 
-  const textRun = (parser: string, count: number, seed: number, seeds: readonly string[]) =>
+  const textRun = (
+    parser: string,
+    count: number,
+    seed: number,
+    seeds: readonly string[],
+    tokens: readonly string[] = [],
+  ) =>
     run(parser, count, seed, (rng, i) =>
       utf16(
         i < seeds.length
           ? seeds[i]
           : rng.chance(0.05)
           ? String.fromCharCode(...rng.bytes(rng.int(40)))
-          : mutateText(rng, seeds),
+          : mutateWithTokens(rng, seeds, tokens),
       ));
   textRun("parse_transport", 8000, 2, TRANSPORT_SEEDS);
   textRun("parse_session", 4000, 3, SESSION_SEEDS);
+  textRun("parse_range", 8000, 17, RANGE_SEEDS, HEADER_TOKENS);
+  textRun("parse_rtp_info", 8000, 18, RTP_INFO_SEEDS, HEADER_TOKENS);
+  textRun("parse_scale", 4000, 19, SCALE_SEEDS, HEADER_TOKENS);
   textRun("parse_stream_ref", 6000, 4, URI_SEEDS);
   textRun("parse_sdp", 4000, 5, SDP_SEEDS);
 

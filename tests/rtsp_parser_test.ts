@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ParseError } from "../lib/wire/errors.ts";
-import { parseTransport } from "../lib/wire/rtsp_headers.ts";
+import { parseTransport } from "../lib/wire/transport_header.ts";
 import { serializeInterleaved } from "../lib/wire/rtsp_message.ts";
 import type { RtspMessage } from "../lib/wire/rtsp_message.ts";
 import { RtspParseError, RtspParser, type RtspParserItem } from "../lib/wire/rtsp_parser.ts";

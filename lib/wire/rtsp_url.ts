@@ -57,3 +57,31 @@ export function parseStreamRef(uri: string): StreamRef | undefined {
   }
   return track ? { name, track, form } : { name, form };
 }
+
+/**
+ * Resolve an SDP `a=control` value against the presentation's base URL
+ * (RFC 2326 §C.1.1): `*` or nothing is the base itself, an absolute URL
+ * stands as it is, and anything else is relative to the base.
+ */
+export function resolveControl(base: string, control: string | undefined): string {
+  if (control === undefined || control === "*" || control === "") return base;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(control)) return control;
+  return base.endsWith("/") ? base + control : `${base}/${control}`;
+}
+
+/**
+ * The Content-Base of a DESCRIBE reply (RFC 2326 §C.1.1): the presentation's
+ * URL with a trailing slash, so that a track's relative control URL such as
+ * `trackID=0` resolves beneath it. A request that named the stream by URL
+ * gets that URL back; one that named it by path or bare name gets a URL on
+ * the address it reached the server at.
+ */
+export function contentBase(
+  uri: string,
+  ref: StreamRef,
+  local: { hostname: string; port: number },
+): string {
+  if (ref.form === "url") return uri.replace(/[?#].*$/, "").replace(/\/*$/, "/");
+  const host = local.hostname.includes(":") ? `[${local.hostname}]` : local.hostname;
+  return `rtsp://${host}:${local.port}/${encodeURI(ref.name)}/`;
+}
