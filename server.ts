@@ -5,30 +5,38 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { RtspServer, type UdpSendMode } from "./mod.ts";
+import {
+  MAX_FPS,
+  RtspServer,
+  SERVER_DEFAULTS as D,
+  ServerOptionError,
+  UDP_SEND_MODES,
+  type UdpSendMode,
+} from "./mod.ts";
 
 const USAGE = `Usage: rtsp-server <port> [options]
 
 Serves the lab MJPEG files of a directory over RTSP: the lab's dialect (whole
 JPEGs over RTP/UDP) to the lab's client, standard RTSP with RTP/JPEG
-(RFC 2435) over UDP or TCP and RTCP to players such as ffplay and GStreamer.
-Clients name a file by bare name (the lab's client) or by
-rtsp://host:port/<name>.
+(RFC 2435) over UDP or TCP and RTCP to players such as ffplay and GStreamer,
+with seeking (PLAY with Range) and Scale. Clients name a file by bare name
+(the lab's client) or by rtsp://host:port/<name>.
 
 Options:
-  --host ADDR        address to listen on (default 0.0.0.0)
+  --host ADDR        address to listen on (default ${D.hostname})
   --media-dir DIR    directory whose files are served (default: current directory)
-  --fps N            frames per second (default 20, at most 100000); 0 sends
+  --fps N            frames per second (default ${D.fps}, at most ${MAX_FPS}); 0 sends
                      unpaced, as fast as possible, for throughput tests
-                     (RTP timestamps keep 20 fps spacing)
-  --loop             start each stream again after its last frame
+                     (RTP timestamps keep ${D.fps} fps spacing)
+  --loop             start each stream again after its last frame (the SDP
+                     range and seeking are per pass of the file)
   --session-timeout SEC  tear down a standard session that sends no request or
-                     RTCP for SEC seconds (default 60; lab sessions live as
+                     RTCP for SEC seconds (default ${D.sessionTimeout}; lab sessions live as
                      long as their connection)
   --idle-timeout SEC close a connection that holds no session and sends nothing
-                     for SEC seconds (default 30)
-  --max-connections N  answer 503 beyond N connections (default 1000)
-  --max-sessions N   answer 453 to SETUP beyond N sessions (default 2000)
+                     for SEC seconds (default ${D.idleTimeout})
+  --max-connections N  answer 503 beyond N connections (default ${D.maxConnections})
+  --max-sessions N   answer 453 to SETUP beyond N sessions (default ${D.maxSessions})
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)
@@ -38,9 +46,26 @@ Options:
 
 Example: rtsp-server 1025`;
 
+/** The flag of each library option, for error messages. */
+const FLAGS: Record<string, string> = {
+  hostname: "--host",
+  mediaDir: "--media-dir",
+  fps: "--fps",
+  sessionTimeout: "--session-timeout",
+  idleTimeout: "--idle-timeout",
+  maxConnections: "--max-connections",
+  maxSessions: "--max-sessions",
+  udpSendMode: "--udp-send",
+};
+
 function fail(message: string): never {
   console.error(`rtsp-server: ${message}`);
   Deno.exit(2);
+}
+
+/** A flag's number; NaN for an empty value, so that the library refuses it. */
+function numberOf(text: string): number {
+  return text.trim() === "" ? NaN : Number(text);
 }
 
 async function main(): Promise<void> {
@@ -50,16 +75,16 @@ async function main(): Promise<void> {
       args: Deno.args,
       allowPositionals: true,
       options: {
-        host: { type: "string", default: "0.0.0.0" },
-        "media-dir": { type: "string", default: "." },
-        fps: { type: "string", default: "20" },
-        loop: { type: "boolean", default: false },
-        "session-timeout": { type: "string", default: "60" },
-        "idle-timeout": { type: "string", default: "30" },
-        "max-connections": { type: "string", default: "1000" },
-        "max-sessions": { type: "string", default: "2000" },
+        host: { type: "string", default: D.hostname },
+        "media-dir": { type: "string", default: D.mediaDir },
+        fps: { type: "string", default: String(D.fps) },
+        loop: { type: "boolean", default: D.loop },
+        "session-timeout": { type: "string", default: String(D.sessionTimeout) },
+        "idle-timeout": { type: "string", default: String(D.idleTimeout) },
+        "max-connections": { type: "string", default: String(D.maxConnections) },
+        "max-sessions": { type: "string", default: String(D.maxSessions) },
         quiet: { type: "boolean", default: false },
-        "udp-send": { type: "string", default: "auto" },
+        "udp-send": { type: "string", default: D.udpSendMode },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -76,27 +101,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     fail(`port "${positionals[0]}" is not a number from 0 to 65535`);
   }
-  const fpsValue = Number(values.fps);
-  if (!(fpsValue >= 0) || fpsValue > 100_000 || values.fps.trim() === "") {
-    fail(`--fps "${values.fps}" is not a number from 0 (unpaced) to 100000`);
+  // --fps 0 is the CLI's way to ask for unpaced sending.
+  const unpaced = numberOf(values.fps) === 0;
+  if (!(UDP_SEND_MODES as readonly string[]).includes(values["udp-send"])) {
+    fail(`--udp-send "${values["udp-send"]}" is not one of ${UDP_SEND_MODES.join(", ")}`);
   }
-  const unpaced = fpsValue === 0;
-  const fps = unpaced ? 20 : fpsValue;
-  const limit = (name: string, text: string, whole: boolean): number => {
-    const n = Number(text);
-    if (!(n > 0) || !Number.isFinite(n) || (whole && !Number.isInteger(n))) {
-      fail(`--${name} "${text}" is not a ${whole ? "whole " : ""}number above 0`);
-    }
-    return n;
-  };
-  const udpSend = values["udp-send"];
-  if (!["auto", "gso", "sendmmsg", "portable"].includes(udpSend)) {
-    fail(`--udp-send "${udpSend}" is not one of auto, gso, sendmmsg, portable`);
-  }
-  const sessionTimeout = limit("session-timeout", values["session-timeout"], false);
-  const idleTimeout = limit("idle-timeout", values["idle-timeout"], false);
-  const maxConnections = limit("max-connections", values["max-connections"], true);
-  const maxSessions = limit("max-sessions", values["max-sessions"], true);
   try {
     const info = await Deno.stat(values["media-dir"]);
     if (!info.isDirectory) fail(`--media-dir ${values["media-dir"]} is not a directory`);
@@ -113,17 +122,26 @@ async function main(): Promise<void> {
       port,
       hostname: values.host,
       mediaDir: values["media-dir"],
-      fps,
+      fps: unpaced ? D.fps : numberOf(values.fps),
       unpaced,
-      udpSendMode: udpSend as UdpSendMode,
+      udpSendMode: values["udp-send"] as UdpSendMode,
       loop: values.loop,
-      sessionTimeout,
-      idleTimeout,
-      maxConnections,
-      maxSessions,
+      sessionTimeout: numberOf(values["session-timeout"]),
+      idleTimeout: numberOf(values["idle-timeout"]),
+      maxConnections: numberOf(values["max-connections"]),
+      maxSessions: numberOf(values["max-sessions"]),
       log: values.quiet ? () => {} : (line) => console.error(`${new Date().toISOString()} ${line}`),
     });
   } catch (error) {
+    if (error instanceof ServerOptionError) {
+      const flag = FLAGS[error.option] ?? error.option;
+      const text = flag === "--fps" ? values.fps : String(error.value);
+      fail(
+        `${flag} "${text}" is not valid: must be ${error.rule}${
+          flag === "--fps" ? " (or 0: unpaced)" : ""
+        }`,
+      );
+    }
     if (error instanceof Deno.errors.AddrInUse) fail(`port ${port} is already in use`);
     if (error instanceof Deno.errors.PermissionDenied) {
       fail(`not allowed to listen on port ${port} (ports below 1024 need privileges)`);
@@ -136,7 +154,7 @@ async function main(): Promise<void> {
     `rtsp-server: serving ${
       values["media-dir"]
     } on rtsp://${server.addr.hostname}:${server.addr.port}/ at ${
-      unpaced ? "full speed (unpaced)" : `${fps} fps`
+      unpaced ? "full speed (unpaced)" : `${numberOf(values.fps)} fps`
     } (RTP from UDP port ${server.rtpPort}, ${server.udpSendMode})`,
   );
   /** One line of statistics; pacing lateness covers the time since the last report. */

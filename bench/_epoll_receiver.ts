@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { linuxUdpAvailable, LinuxUdpSocket } from "../mod.ts";
+import { linuxUdpAvailable, LinuxUdpSocket } from "../lib/net/linux_udp.ts";
 
 const EPOLLIN = 0x001;
 const EPOLL_CTL_ADD = 1;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readLabFrames } from "../mod.ts";
+import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 
 const ROOT = new URL("..", import.meta.url);
 

@@ -6,7 +6,10 @@
  *
  * @module
  */
-import { type LinuxUdpSocket, parseSdp, resolveControl, RtspClient } from "../mod.ts";
+import type { LinuxUdpSocket } from "../lib/net/linux_udp.ts";
+import { parseSdp } from "../lib/wire/sdp.ts";
+import { resolveControl } from "../lib/wire/rtsp_url.ts";
+import { RtspClient } from "../lib/session/client/rtsp_client.ts";
 import type { EpollReceiver } from "./_epoll_receiver.ts";
 
 /** How a session is set up. */

@@ -3,19 +3,12 @@
  * against a baseline in the same group so the results read as ratios:
  * `deno task bench`.
  */
-import {
-  jpegToRtpFrame,
-  linuxUdpAvailable,
-  LinuxUdpSocket,
-  linuxUdpSupport,
-  packetizeRtpJpeg,
-  parseRtpPacket,
-  readLabFrames,
-  Rfc2435Depacketizer,
-  RtspParser,
-  serializeRtpPacket,
-  writeRtpHeader,
-} from "../mod.ts";
+import { jpegToRtpFrame, packetizeRtpJpeg } from "../lib/wire/rfc2435_packetizer.ts";
+import { linuxUdpAvailable, LinuxUdpSocket, linuxUdpSupport } from "../lib/net/linux_udp.ts";
+import { parseRtpPacket, serializeRtpPacket, writeRtpHeader } from "../lib/wire/rtp_packet.ts";
+import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
+import { Rfc2435Depacketizer } from "../lib/wire/rfc2435_depacketizer.ts";
+import { RtspParser } from "../lib/wire/rtsp_parser.ts";
 
 const video = await Deno.readFile(new URL("../video.mjpeg", import.meta.url));
 const FRAMES = [...readLabFrames(video)].map((f) => f.data);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Clock, TimerHandle } from "../lib/session/clock.ts";
+import type { Clock, TimerHandle } from "../lib/net/clock.ts";
 
 interface Timer {
   id: number;

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { RtspServer, type UdpSendMode } from "../mod.ts";
+import { RtspServer } from "../lib/session/server/rtsp_server.ts";
+import type { UdpSendMode } from "../lib/net/udp_port_pair.ts";
 
 const decoder = new TextDecoder();
 

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { RtspServer, type RtspServerOptions } from "../lib/session/rtsp_server.ts";
+import { RtspServer } from "../lib/session/server/rtsp_server.ts";
+import type { RtspServerOptions } from "../lib/session/server/server_options.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { assertSamePicture } from "./_same_picture.ts";
-import { RtspServer } from "../lib/session/rtsp_server.ts";
-import { RtspClientError } from "../lib/session/rtsp_client.ts";
-import { RtpReceiver } from "../lib/session/rtp_receiver.ts";
-import type { Dialect } from "../lib/session/server_session.ts";
-import { StreamClient } from "../lib/session/stream_client.ts";
+import { RtspServer } from "../lib/session/server/rtsp_server.ts";
+import { RtspClientError } from "../lib/session/client/rtsp_client.ts";
+import { RtpReceiver } from "../lib/session/client/rtp_receiver.ts";
+import type { Dialect } from "../lib/wire/dialect.ts";
+import { StreamClient } from "../lib/session/client/stream_client.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { parseRtpPacket } from "../lib/wire/rtp_packet.ts";
 
@@ -161,7 +161,7 @@ for (const dialect of DIALECTS) {
           assert.equal(teardown.status, 200);
           assert.equal(client.rtsp.cseq, dialect === "rtsp" ? 4 : 3, "CSeq up by one per request");
           assert.equal(server.sessions.size, 0, "TEARDOWN ends the session on the server");
-          assert.equal(session.stream.sent, 200);
+          assert.equal(session.player.sent, 200);
           packetsSent = session.packetsSent;
         } finally {
           await client.close();
@@ -189,7 +189,7 @@ for (const dialect of DIALECTS) {
           const pause = await client.pause();
           assert.equal(pause.status, 200);
           assert.equal(session.state, "ready");
-          const framesAtPause = session.stream.sent;
+          const framesAtPause = session.player.sent;
           const packetsAtPause = session.packetsSent;
           assert.ok(framesAtPause < 200, `paused mid-stream (${framesAtPause} frames sent)`);
 
@@ -202,7 +202,7 @@ for (const dialect of DIALECTS) {
             client.stats.framesReceived - drained <= 1,
             `${client.stats.framesReceived - drained} frames arrived while paused`,
           );
-          assert.equal(session.stream.sent, framesAtPause, "no frame sent while paused");
+          assert.equal(session.player.sent, framesAtPause, "no frame sent while paused");
           assert.equal(session.packetsSent, packetsAtPause, "no packet sent while paused");
 
           const play = await client.play();

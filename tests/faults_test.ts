@@ -20,17 +20,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  createResponse,
-  parseRtcpPackets,
-  readLabFrames,
-  RtspClientError,
-  type RtspRequest,
-  serializeJpegSdp,
-  serializeResponse,
-  StreamClient,
-} from "../mod.ts";
-import { RtspConnection } from "../lib/session/rtsp_connection.ts";
+import { createResponse, type RtspRequest, serializeResponse } from "../lib/wire/rtsp_message.ts";
+import { parseRtcpPackets } from "../lib/wire/rtcp_packet.ts";
+import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
+import { RtspClientError } from "../lib/session/client/rtsp_client.ts";
+import { serializeJpegSdp } from "../lib/wire/sdp.ts";
+import { StreamClient } from "../lib/session/client/stream_client.ts";
+import { RtspConnection } from "../lib/net/rtsp_connection.ts";
 import {
   labFile,
   labParseReply,

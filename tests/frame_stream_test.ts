@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import {
   FrameStream,
   type FrameStreamOptions,
-  type OutgoingFrame,
-} from "../lib/session/frame_stream.ts";
-import { Pacer } from "../lib/session/pacer.ts";
+  type TaskScheduler,
+} from "../lib/session/server/frame_stream.ts";
+import { Pacer } from "../lib/session/server/pacer.ts";
+import { InvalidRangeError, type OutgoingFrame } from "../lib/session/server/served_stream.ts";
 import { VIDEO_CLOCK_RATE } from "../lib/wire/rtp_packet.ts";
 import { FakeClock } from "./_fake_clock.ts";
 
@@ -29,6 +30,7 @@ function setup(options: Partial<FrameStreamOptions> & { frameCount?: number; sta
     loop: options.loop,
     timestampBase: options.timestampBase ?? 0,
     maxBurst: options.maxBurst,
+    scheduler: pacer,
     send: (frame) => sent.push({ ...frame, at: clock.now() }),
     onEnd: () => ends++,
   });
@@ -39,21 +41,28 @@ function setup(options: Partial<FrameStreamOptions> & { frameCount?: number; sta
     sent,
     ends: () => ends,
     /** PLAY as the server does it. */
-    play: () => pacer.schedule(stream, stream.play(clock.now())),
+    play: (request: Parameters<FrameStream["play"]>[1] = {}) => stream.play(clock.now(), request),
     /** PAUSE as the server does it. */
-    pause: () => {
-      stream.pause();
-      pacer.cancel(stream);
-    },
+    pause: () => stream.pause(),
   };
 }
 
 const close = (a: number, b: number) => Math.abs(a - b) < 1e-6;
 
+/** A scheduler for streams driven by hand (onDue called by the test). */
+const BY_HAND: TaskScheduler = { schedule: () => {}, cancel: () => {} };
+
 Deno.test("FrameStream rejects a frame rate that is not a positive number", () => {
   for (const fps of [0, -1, NaN, Infinity]) {
     assert.throws(
-      () => new FrameStream({ frames: makeFrames(1), fps, timestampBase: 0, send: () => {} }),
+      () =>
+        new FrameStream({
+          frames: makeFrames(1),
+          fps,
+          timestampBase: 0,
+          scheduler: BY_HAND,
+          send: () => {},
+        }),
       RangeError,
       `fps ${fps}`,
     );
@@ -169,8 +178,8 @@ Deno.test("FrameStream: the end of the file calls onEnd once and stops", () => {
   assert.equal(s.pacer.size, 0);
   assert.equal(s.clock.pending, 0);
 
-  // Playing again after the end sends nothing and does not end again.
-  s.play();
+  // Playing again after the end needs a Range: without one there is nothing to play.
+  assert.throws(() => s.play(), InvalidRangeError);
   s.clock.advance(1000);
   assert.equal(s.sent.length, 5);
   assert.equal(s.ends(), 1);
@@ -182,6 +191,7 @@ Deno.test("FrameStream: the end of the file calls onEnd once and stops", () => {
 Deno.test("FrameStream: onEnd runs after the last frame has been sent", () => {
   const order: string[] = [];
   const stream = new FrameStream({
+    scheduler: BY_HAND,
     frames: makeFrames(2),
     fps: 10,
     timestampBase: 0,
@@ -201,7 +211,7 @@ Deno.test("FrameStream: loop wraps the index while frame numbers keep increasing
   assert.deepEqual(s.sent.map((f) => f.index), [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
   assert.deepEqual(s.sent.map((f) => f.frameNumber), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   assert.deepEqual(s.sent.map((f) => f.timestamp), s.sent.map((_, k) => 10 + k * 900));
-  assert.equal(s.sent[3].data, s.sent[0].data, "the same frame bytes again");
+  assert.equal(s.sent[3].jpeg, s.sent[0].jpeg, "the same frame bytes again");
   assert.equal(s.ends(), 0);
   assert.equal(s.stream.ended, false);
   assert.equal(s.stream.playing, true);
@@ -212,12 +222,13 @@ Deno.test("FrameStream: loop wraps the index while frame numbers keep increasing
 Deno.test("FrameStream: when far behind it sends at most maxBurst frames and moves the schedule", () => {
   const sent: number[] = [];
   const stream = new FrameStream({
+    scheduler: BY_HAND,
     frames: makeFrames(20),
     fps: 10, // 100 ms period
     timestampBase: 0,
     send: (f) => sent.push(f.index),
   });
-  assert.equal(stream.play(0), 0);
+  stream.play(0);
   // 1 s late: 10 frames are due but only 1 goes out (the default at 10 fps), and
   // the rest follow on a schedule moved by whole periods.
   assert.equal(stream.onDue(1000), 1100);
@@ -227,6 +238,7 @@ Deno.test("FrameStream: when far behind it sends at most maxBurst frames and mov
 
   const burst: number[] = [];
   const custom = new FrameStream({
+    scheduler: BY_HAND,
     frames: makeFrames(20),
     fps: 10,
     timestampBase: 0,
@@ -241,6 +253,7 @@ Deno.test("FrameStream: when far behind it sends at most maxBurst frames and mov
 Deno.test("FrameStream: onDue before the due time sends nothing and returns the due time", () => {
   const sent: number[] = [];
   const stream = new FrameStream({
+    scheduler: BY_HAND,
     frames: makeFrames(5),
     fps: 4,
     timestampBase: 0,
@@ -258,6 +271,7 @@ Deno.test("FrameStream: onDue before the due time sends nothing and returns the 
 Deno.test("FrameStream unpaced: a burst per wake-up, due again at once, timestamps at fps", () => {
   const sent: { index: number; timestamp: number }[] = [];
   const stream = new FrameStream({
+    scheduler: BY_HAND,
     frames: makeFrames(10),
     fps: 20,
     timestampBase: 1000,
@@ -278,6 +292,7 @@ Deno.test("FrameStream unpaced: a burst per wake-up, due again at once, timestam
 Deno.test("FrameStream: at high rates a wake-up may send 5 ms worth of frames", () => {
   const sent: number[] = [];
   const stream = new FrameStream({
+    scheduler: BY_HAND,
     frames: makeFrames(200),
     fps: 10_000, // 0.1 ms period: 50 frames in 5 ms
     timestampBase: 0,
@@ -292,6 +307,7 @@ Deno.test("FrameStream: streams that fall behind together keep their own phase",
   // Two streams 10 ms apart in phase at 20 fps both miss 1 s (a stalled process).
   const streams = [0, 10].map((start) => {
     const stream = new FrameStream({
+      scheduler: BY_HAND,
       frames: makeFrames(100),
       fps: 20,
       timestampBase: 0,
@@ -304,4 +320,160 @@ Deno.test("FrameStream: streams that fall behind together keep their own phase",
   assert.ok(next[0]! > 1000 && next[1]! > 1000);
   const phase = ((next[1]! - next[0]!) % 50 + 50) % 50;
   assert.equal(phase, 10, "still 10 ms apart in phase, not in step");
+});
+
+// ---------------------------------------------------------------------------
+// Seeking, ranges and scale (RFC 2326 §10.5, §12.29, §12.34)
+
+/** Indices of the frames sent. */
+const indices = (sent: readonly Sent[]) => sent.map((f) => f.index);
+
+Deno.test("FrameStream.play() from A starts at the first frame at or after A (frame k has time k/fps)", async (t) => {
+  const cases: [number, number][] = [[5, 100], [4.99, 100], [5.01, 101], [0, 0], [0.05, 1], [
+    9.95,
+    199,
+  ]];
+  for (const [start, first] of cases) {
+    await t.step(`${start} s at 20 fps: frame index ${first}`, () => {
+      const s = setup({ frameCount: 200, fps: 20, timestampBase: 1000 });
+      const started = s.play({ start });
+      assert.equal(started.startSec, first / 20);
+      assert.equal(started.endSec, 10);
+      assert.equal(started.rtptime, 1000 + first * 4500, "RTP time follows the media position");
+      assert.equal(s.stream.positionSec, first / 20);
+      s.clock.advance(0);
+      assert.deepEqual(indices(s.sent), [first], "the first frame leaves at once");
+      assert.equal(s.sent[0].timestamp, started.rtptime);
+      assert.equal(s.sent[0].frameNumber, 1, "frame numbers count what this session sent");
+      s.pacer.close();
+    });
+  }
+});
+
+Deno.test("FrameStream.play() from A to B stops after the last frame before B, once", () => {
+  const s = setup({ frameCount: 200, fps: 20 });
+  const started = s.play({ start: 5, end: 7 });
+  assert.deepEqual([started.startSec, started.endSec], [5, 7]);
+  s.clock.advance(5000);
+  assert.deepEqual(indices(s.sent), Array.from({ length: 40 }, (_, i) => 100 + i));
+  assert.equal(s.ends(), 1);
+  assert.equal(s.stream.ended, true);
+  assert.equal(s.stream.positionSec, 7);
+  assert.equal(s.pacer.size, 0);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream.play() refuses a range the file does not have, and changes nothing", async (t) => {
+  const cases: [string, { start?: number; end?: number }][] = [
+    ["a start at the end", { start: 10 }],
+    ["a start past the end", { start: 11 }],
+    ["an end before the start", { start: 5, end: 2 }],
+    ["an end at the start", { start: 5, end: 5 }],
+    ["an end before the first frame at or after the start", { start: 5.01, end: 5.04 }],
+  ];
+  for (const [name, request] of cases) {
+    await t.step(name, () => {
+      const s = setup({ frameCount: 200, fps: 20 });
+      s.play({ start: 1 });
+      s.clock.advance(100); // frames 20, 21, 22
+      assert.throws(() => s.play(request), InvalidRangeError);
+      assert.equal(s.stream.playing, true, "still playing");
+      s.clock.advance(100);
+      assert.deepEqual(indices(s.sent), [20, 21, 22, 23, 24], "from where it was");
+      s.pacer.close();
+    });
+  }
+});
+
+Deno.test("FrameStream: a seek while playing is honoured at once", () => {
+  const s = setup({ frameCount: 200, fps: 20, timestampBase: 0 });
+  s.play();
+  s.clock.advance(120); // frames 0, 1, 2
+  const started = s.play({ start: 2 });
+  assert.equal(started.rtptime, 40 * 4500);
+  s.clock.advance(0);
+  s.clock.advance(100);
+  assert.deepEqual(indices(s.sent), [0, 1, 2, 40, 41, 42]);
+  assert.deepEqual(s.sent.slice(3).map((f) => f.timestamp), [40, 41, 42].map((k) => k * 4500));
+  assert.deepEqual(s.sent.map((f) => f.frameNumber), [1, 2, 3, 4, 5, 6]);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: pause keeps the position; play without a range resumes from it", () => {
+  const s = setup({ frameCount: 200, fps: 20 });
+  s.play({ start: 5 });
+  s.clock.advance(120); // frames 100, 101, 102
+  assert.equal(s.stream.pause(), 103 / 20);
+  s.clock.advance(1000);
+  const resumed = s.play({ start: "now" });
+  assert.equal(resumed.startSec, 103 / 20);
+  s.clock.advance(60);
+  assert.deepEqual(indices(s.sent), [100, 101, 102, 103, 104]);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: play without a range keeps the end of the range being played, then goes on to the end of the file", () => {
+  const s = setup({ frameCount: 200, fps: 20 });
+  s.play({ start: 5, end: 6 });
+  s.clock.advance(120);
+  s.pause();
+  assert.equal(s.play().endSec, 6, "resuming within the range keeps its end");
+  s.clock.advance(2000);
+  assert.equal(indices(s.sent).at(-1), 119);
+  assert.equal(s.ends(), 1);
+  const after = s.play();
+  assert.deepEqual(
+    [after.startSec, after.endSec],
+    [6, 10],
+    "past the range: to the end of the file",
+  );
+  s.clock.advance(0);
+  assert.equal(indices(s.sent).at(-1), 120);
+  s.pacer.close();
+});
+
+Deno.test("FrameStream: Scale 2 sends at twice the rate and keeps media-time RTP timestamps", () => {
+  const s = setup({ frameCount: 200, fps: 20, timestampBase: 0 });
+  const started = s.play({ start: 1, scale: 2 });
+  assert.equal(started.scale, 2);
+  s.clock.advance(100); // 25 ms apart: frames at 0, 25, 50, 75, 100
+  assert.deepEqual(indices(s.sent), [20, 21, 22, 23, 24]);
+  s.sent.forEach((f, i) => {
+    assert.ok(close(f.at, i * 25), `frame ${i} at ${f.at}`);
+    assert.equal(f.timestamp, (20 + i) * 4500);
+  });
+  assert.equal(s.stream.rtpTimeAt(s.clock.now() + 12.5), 24.5 * 4500, "RTP time runs at 2x too");
+  s.pacer.close();
+});
+
+Deno.test("FrameStream.rtpTimeAt() is the media time of the instant, between frames too", () => {
+  const s = setup({ frameCount: 200, fps: 20, timestampBase: 7 });
+  assert.equal(s.stream.rtpTimeAt(0), 7, "before play: the next frame's");
+  s.play({ start: 3 });
+  assert.equal(s.stream.rtpTimeAt(0), 7 + 60 * 4500);
+  assert.equal(s.stream.rtpTimeAt(12.5), 7 + 60 * 4500 + 1125, "a quarter period later");
+  assert.equal(s.stream.rtpTimeAt(1000), 7 + 80 * 4500);
+  s.pause();
+  assert.equal(s.stream.rtpTimeAt(5000), s.stream.nextTimestamp, "paused: frozen");
+  s.pacer.close();
+});
+
+Deno.test("FrameStream with loop: a seek is within one pass, and timestamps restart from the position", () => {
+  const s = setup({ frameCount: 10, fps: 10, loop: true, timestampBase: 0 });
+  s.play();
+  s.clock.advance(1450); // 15 frames: one pass and a half
+  assert.equal(s.stream.positionSec, 0.5);
+  const started = s.play({ start: 0.2 });
+  assert.equal(started.endSec, undefined, "a loop has no end");
+  assert.equal(started.rtptime, 2 * 9000);
+  assert.throws(() => s.play({ start: 1 }), InvalidRangeError, "past one pass");
+  s.clock.advance(1000);
+  assert.deepEqual(indices(s.sent).slice(15, 26), [2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2]);
+  assert.deepEqual(
+    s.sent.slice(15, 26).map((f) => f.timestamp / 9000),
+    [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+    "timestamps keep increasing across the wrap",
+  );
+  s.pause();
+  s.pacer.close();
 });

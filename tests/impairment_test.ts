@@ -20,15 +20,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import {
-  isCompleteJpeg,
-  jpegToRtpFrame,
-  packetizeRtpJpeg,
-  readLabFrames,
-  RTP_HEADER_SIZE,
-  StreamClient,
-  type StreamClientOptions,
-} from "../mod.ts";
+import { isCompleteJpeg } from "../lib/wire/jpeg.ts";
+import { jpegToRtpFrame, packetizeRtpJpeg } from "../lib/wire/rfc2435_packetizer.ts";
+import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
+import { RTP_HEADER_SIZE } from "../lib/wire/rtp_packet.ts";
+import { StreamClient, type StreamClientOptions } from "../lib/session/client/stream_client.ts";
 import { type Impairment, RtspPortRewriter, UdpImpairmentProxy } from "./_impairment_proxy.ts";
 import { labFile, startServer, tempMediaDir } from "./_raw_rtsp.ts";
 import { Rng } from "./_rng.ts";

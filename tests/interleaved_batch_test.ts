@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { InterleavedBatch } from "../lib/session/interleaved_batch.ts";
-import { RtspParser } from "../mod.ts";
+import { InterleavedBatch } from "../lib/session/server/interleaved_batch.ts";
+import { RtspParser } from "../lib/wire/rtsp_parser.ts";
 
 class Sink {
   writes: Uint8Array[] = [];

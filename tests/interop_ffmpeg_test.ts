@@ -16,7 +16,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseJpegStructure, readLabFrames } from "../mod.ts";
+import { parseJpegStructure } from "../lib/wire/jpeg.ts";
+import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { convertForRtpJpeg } from "../lib/media/jpeg_conversion.ts";
 import { makeLabVideo } from "../tools/make_video.ts";
 import {

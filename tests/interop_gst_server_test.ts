@@ -23,7 +23,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type ReceiveEnd, type ReceptionSummary, StreamClient } from "../mod.ts";
+import { type ReceiveEnd, StreamClient } from "../lib/session/client/stream_client.ts";
+import type { ReceptionSummary } from "../lib/session/client/reception_stats.ts";
 import { frameMd5s, parseFrameMd5, requirePeer, runCommand, tail } from "./_peers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -27,7 +27,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readLabFrames } from "../mod.ts";
+import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { convertForRtpJpeg } from "../lib/media/jpeg_conversion.ts";
 import { makeLabVideo } from "../tools/make_video.ts";
 import { frameMd5s, requirePeer, runCommand, startTestServer, tail } from "./_peers.ts";

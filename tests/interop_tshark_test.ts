@@ -25,7 +25,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { requirePeer, runCommand, startTestServer, tail, type TestServer } from "./_peers.ts";
-import { linuxUdpAvailable, type UdpSendMode } from "../mod.ts";
+import { linuxUdpAvailable } from "../lib/net/linux_udp.ts";
+import type { UdpSendMode } from "../lib/net/udp_port_pair.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const VIDEO = "video.mjpeg";

@@ -16,7 +16,8 @@
  * prints "SKIPPED: ..." and passes, except in CI (`CI=true`), where it fails.
  */
 import assert from "node:assert/strict";
-import { serializeRtcpCompound, StreamClient } from "../mod.ts";
+import { serializeRtcpCompound } from "../lib/wire/rtcp_packet.ts";
+import { StreamClient } from "../lib/session/client/stream_client.ts";
 import { requirePeer, runCommand, tail } from "./_peers.ts";
 import {
   labParseReply,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LatencyHistogram } from "../lib/session/latency_histogram.ts";
+import { LatencyHistogram } from "../lib/session/server/latency_histogram.ts";
 
 Deno.test("LatencyHistogram: percentiles within one 0.05 ms bucket of the exact values", () => {
   const histogram = new LatencyHistogram();

@@ -1,6 +1,8 @@
 /**
  * The layers of lib/ import only downwards: wire ← net ← media ← session,
  * and nothing in lib/ imports the entry points (mod.ts, server.ts, client.ts).
+ * Within the session layer the server's stack (lib/session/server/) and the
+ * client's (lib/session/client/) share nothing but the layers below.
  */
 import assert from "node:assert/strict";
 
@@ -147,6 +149,42 @@ Deno.test("layering: each layer imports only itself and the layers below", () =>
       const targetLayer = LAYERS.find((l) => target.startsWith(`lib/${l}/`));
       if (!targetLayer || !ALLOWED[file.layer].includes(targetLayer)) {
         violations.push(`${file.path} imports "${specifier}" (${target})`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+Deno.test("layering: the server and client stacks import nothing of each other", () => {
+  const stacks = ["lib/session/server/", "lib/session/client/"];
+  const loose = files.filter((f) =>
+    f.layer === "session" && !stacks.some((s) => f.path.startsWith(s))
+  );
+  assert.deepEqual(
+    loose.map((f) => f.path),
+    [],
+    "every session file is the server's or the client's",
+  );
+  const violations: string[] = [];
+  for (const file of files) {
+    const own = stacks.find((s) => file.path.startsWith(s));
+    if (!own) continue;
+    for (const specifier of importsOf(file.text)) {
+      const target = resolve(file.path, specifier);
+      if (stacks.some((s) => s !== own && target.startsWith(s))) {
+        violations.push(`${file.path} imports ${target}`);
+      }
+    }
+  }
+  assert.deepEqual(violations, []);
+});
+
+Deno.test("layering: bench/ and tools/ import lib/ directly, not the public API in mod.ts", async () => {
+  const violations: string[] = [];
+  for (const dir of ["bench/", "tools/"]) {
+    for (const file of await listTs(new URL(dir, ROOT), dir)) {
+      for (const specifier of importsOf(file.text)) {
+        if (resolve(file.path, specifier) === "mod.ts") violations.push(file.path);
       }
     }
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { type PacedTask, Pacer } from "../lib/session/pacer.ts";
-import { realClock } from "../lib/session/clock.ts";
+import { type PacedTask, Pacer } from "../lib/session/server/pacer.ts";
+import { realClock } from "../lib/net/clock.ts";
 import { PreciseSleep, preciseSleepSupport } from "../lib/net/precise_sleep.ts";
 import { FakeClock } from "./_fake_clock.ts";
 

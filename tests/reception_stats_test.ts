@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatSummary, ReceptionStats } from "../lib/session/reception_stats.ts";
+import { formatSummary, ReceptionStats } from "../lib/session/client/reception_stats.ts";
 
 /** Feed packets `[seq, timestamp, arrivalMs, bytes?]`; returns what onPacket said. */
 function feed(stats: ReceptionStats, packets: [number, number, number, number?][]) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ReorderBuffer } from "../lib/session/reorder_buffer.ts";
+import { ReorderBuffer } from "../lib/session/client/reorder_buffer.ts";
 
 /** Push `sequences` (item = `p<sequence>`) and collect what comes out after each push. */
 function pushEach(buffer: ReorderBuffer<string>, sequences: number[]): string[][] {

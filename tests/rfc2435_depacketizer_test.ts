@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ReorderBuffer } from "../lib/session/reorder_buffer.ts";
+import { ReorderBuffer } from "../lib/session/client/reorder_buffer.ts";
 import { isCompleteJpeg } from "../lib/wire/jpeg.ts";
 import { scaledQuantTables, STANDARD_HUFFMAN_TABLES } from "../lib/wire/jpeg_tables.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";

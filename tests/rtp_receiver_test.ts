@@ -3,7 +3,8 @@
  * time, and recvmmsg into a large buffer (Linux, ffi permission).
  */
 import assert from "node:assert/strict";
-import { linuxUdpSupport, RtpReceiver } from "../mod.ts";
+import { linuxUdpSupport } from "../lib/net/linux_udp.ts";
+import { RtpReceiver } from "../lib/session/client/rtp_receiver.ts";
 
 const MODES = ["portable", "batched"] as const;
 

@@ -6,19 +6,20 @@
 import assert from "node:assert/strict";
 import {
   createRequest,
-  parseRtcpPackets,
-  parseRtpPacket,
-  parseTransport,
-  Rfc2435Depacketizer,
-  type RtcpPacket,
-  RtspParser,
-  type RtspParserItem,
   type RtspResponse,
-  RtspServer,
   serializeInterleaved,
   serializeRequest,
+} from "../lib/wire/rtsp_message.ts";
+import {
+  parseRtcpPackets,
+  type RtcpPacket,
   serializeRtcpCompound,
-} from "../mod.ts";
+} from "../lib/wire/rtcp_packet.ts";
+import { parseRtpPacket } from "../lib/wire/rtp_packet.ts";
+import { parseTransport } from "../lib/wire/transport_header.ts";
+import { Rfc2435Depacketizer } from "../lib/wire/rfc2435_depacketizer.ts";
+import { RtspParser, type RtspParserItem } from "../lib/wire/rtsp_parser.ts";
+import { RtspServer } from "../lib/session/server/rtsp_server.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 

@@ -4,9 +4,10 @@
  * status codes, pipelining, split writes, concurrent sessions and logging.
  */
 import assert from "node:assert/strict";
-import { type DepacketizeEvent, parseRtcpPackets, Rfc2435Depacketizer } from "../mod.ts";
+import { type DepacketizeEvent, Rfc2435Depacketizer } from "../lib/wire/rfc2435_depacketizer.ts";
+import { parseRtcpPackets } from "../lib/wire/rtcp_packet.ts";
 import { LinuxUdpSocket, linuxUdpSupport } from "../lib/net/linux_udp.ts";
-import type { UdpSendMode } from "../lib/session/udp_port_pair.ts";
+import type { UdpSendMode } from "../lib/net/udp_port_pair.ts";
 import {
   labFile,
   parseReply,

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { linuxUdpSupport } from "../lib/net/linux_udp.ts";
-import { type PairDatagram, UdpPortPair, type UdpSendMode } from "../lib/session/udp_port_pair.ts";
+import { type PairDatagram, UdpPortPair, type UdpSendMode } from "../lib/net/udp_port_pair.ts";
 import { sleep, type UdpSink, udpSink, waitUntil } from "./_raw_rtsp.ts";
 
 const HOST = "127.0.0.1";

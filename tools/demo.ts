@@ -7,7 +7,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { formatSummary, frameFileName, loadMjpegSource, RtspServer, StreamClient } from "../mod.ts";
+import { formatSummary } from "../lib/session/client/reception_stats.ts";
+import { frameFileName } from "../lib/session/client/frame_sink.ts";
+import { loadMjpegSource } from "../lib/media/mjpeg_source.ts";
+import { RtspServer } from "../lib/session/server/rtsp_server.ts";
+import { StreamClient } from "../lib/session/client/stream_client.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

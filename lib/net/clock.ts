@@ -15,6 +15,12 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Cancel a timer; unknown handles are ignored. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Unix time (ms) of `now()`'s origin, so that `timeOrigin + now()` is the
+   * wall-clock time of the same instant at the same resolution (RTCP sender
+   * reports need both from one reading). Absent: `Date.now()` is used.
+   */
+  readonly timeOrigin?: number;
 }
 
 /** The real clock: `performance.now()` and the runtime's timers. */
@@ -22,6 +28,7 @@ export const realClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle),
+  timeOrigin: performance.timeOrigin,
 };
 
 /** Resolve after `ms` milliseconds of `clock`. */

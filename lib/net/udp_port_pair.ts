@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { isIpv4, LinuxUdpSocket, linuxUdpSupport } from "../net/linux_udp.ts";
+import { isIpv4, LinuxUdpSocket, linuxUdpSupport } from "./linux_udp.ts";
 
 /** A datagram that arrived on one of the pair's sockets. */
 export interface PairDatagram {
@@ -47,7 +47,10 @@ export interface PairCounters {
  * How RTP leaves: `auto` picks `gso`, else `sendmmsg`, else `portable`;
  * `sendmmsg` is batched without GSO.
  */
-export type UdpSendMode = "auto" | "gso" | "sendmmsg" | "portable";
+export type UdpSendMode = typeof UDP_SEND_MODES[number];
+
+/** Every {@linkcode UdpSendMode}. */
+export const UDP_SEND_MODES = ["auto", "gso", "sendmmsg", "portable"] as const;
 
 /** Options for {@linkcode UdpPortPair.bind}. */
 export interface UdpPortPairOptions {

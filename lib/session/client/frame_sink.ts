@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { jpegProblem } from "../wire/jpeg.ts";
-import { LAB_MAX_FRAME, labFrameHeader } from "../wire/lab_mjpeg.ts";
+import { jpegProblem } from "../../wire/jpeg.ts";
+import { LAB_MAX_FRAME, labFrameHeader } from "../../wire/lab_mjpeg.ts";
 
 /** File name of frame number `n`: `frame_000001.jpg`. */
 export function frameFileName(n: number): string {

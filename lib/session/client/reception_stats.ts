@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { VIDEO_CLOCK_RATE } from "../wire/rtp_packet.ts";
-import type { ReportBlock } from "../wire/rtcp_packet.ts";
+import { VIDEO_CLOCK_RATE } from "../../wire/rtp_packet.ts";
+import type { ReportBlock } from "../../wire/rtcp_packet.ts";
 
 /** A summary of what was received, as printed and written to JSON. */
 export interface ReceptionSummary {

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { type Clock, realClock, type TimerHandle } from "./clock.ts";
-import { isIpv4, linuxUdpAvailable, LinuxUdpSocket } from "../net/linux_udp.ts";
+import { type Clock, realClock, type TimerHandle } from "../../net/clock.ts";
+import { isIpv4, linuxUdpAvailable, LinuxUdpSocket } from "../../net/linux_udp.ts";
 
 /** One packet and when it arrived. */
 export interface Datagram {

@@ -11,11 +11,11 @@ import {
   type RtspResponse,
   serializeInterleaved,
   serializeRequest,
-} from "../wire/rtsp_message.ts";
-import { parseSession } from "../wire/rtsp_headers.ts";
-import { type Clock, realClock, withTimeout } from "./clock.ts";
-import { RtspConnection } from "./rtsp_connection.ts";
-import type { Dialect } from "./server_session.ts";
+} from "../../wire/rtsp_message.ts";
+import { parseSession } from "../../wire/session_header.ts";
+import { type Clock, realClock, withTimeout } from "../../net/clock.ts";
+import { RtspConnection } from "../../net/rtsp_connection.ts";
+import type { Dialect } from "../../wire/dialect.ts";
 
 /** A failed exchange with the server, with a one-line message. */
 export class RtspClientError extends Error {

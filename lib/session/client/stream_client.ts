@@ -7,21 +7,22 @@
  *
  * @module
  */
-import { ParseError } from "../wire/errors.ts";
-import { jpegProblem } from "../wire/jpeg.ts";
-import { type DepacketizeEvent, Rfc2435Depacketizer } from "../wire/rfc2435_depacketizer.ts";
-import { ntpMiddle, parseRtcpPackets, serializeRtcpCompound } from "../wire/rtcp_packet.ts";
-import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../wire/rtp_packet.ts";
-import { parseTransport } from "../wire/rtsp_headers.ts";
-import type { RtspResponse } from "../wire/rtsp_message.ts";
-import { parseSdp } from "../wire/sdp.ts";
-import { type Clock, realClock } from "./clock.ts";
+import { ParseError } from "../../wire/errors.ts";
+import { jpegProblem } from "../../wire/jpeg.ts";
+import { type DepacketizeEvent, Rfc2435Depacketizer } from "../../wire/rfc2435_depacketizer.ts";
+import { ntpMiddle, parseRtcpPackets, serializeRtcpCompound } from "../../wire/rtcp_packet.ts";
+import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../../wire/rtp_packet.ts";
+import { parseTransport } from "../../wire/transport_header.ts";
+import type { RtspResponse } from "../../wire/rtsp_message.ts";
+import { parseSdp } from "../../wire/sdp.ts";
+import { resolveControl } from "../../wire/rtsp_url.ts";
+import { type Clock, realClock } from "../../net/clock.ts";
 import { FrameSink, MjpegRecorder } from "./frame_sink.ts";
 import { ReceptionStats, type ReceptionSummary } from "./reception_stats.ts";
 import { ReorderBuffer } from "./reorder_buffer.ts";
 import { RtpReceiver } from "./rtp_receiver.ts";
 import { RtspClient, RtspClientError } from "./rtsp_client.ts";
-import type { Dialect } from "./server_session.ts";
+import type { Dialect } from "../../wire/dialect.ts";
 
 /** The dialect to speak; `auto` tries standard RTSP and falls back to the lab's. */
 export type ClientDialect = Dialect | "auto";
@@ -72,13 +73,6 @@ export interface ReceiveLimits {
 
 /** Why {@linkcode StreamClient.receive} returned. */
 export type ReceiveEnd = "frames" | "duration" | "end-of-stream" | "bye" | "aborted";
-
-/** Resolve an SDP `a=control` value against the base URL (RFC 2326 C.1.1). */
-export function resolveControl(base: string, control: string | undefined): string {
-  if (control === undefined || control === "*" || control === "") return base;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(control)) return control;
-  return base.endsWith("/") ? base + control : `${base}/${control}`;
-}
 
 /** How long to keep reading after an RTCP BYE, for packets that were overtaken. */
 const BYE_GRACE_MS = 200;

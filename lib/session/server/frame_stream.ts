@@ -1,38 +1,52 @@
 /**
- * The sending side of one session: which frame comes next, when it is due,
- * and the RTP header fields that go with it. Pacing is on an absolute
- * schedule (frame k of a PLAY leaves at start + k/fps), so the rate does not
- * drift, and paused time is excluded because each PLAY starts a new schedule.
+ * One session's playback of a file (a {@linkcode Player}): which frame comes
+ * next, when it is due, and the RTP fields that go with it.
+ *
+ * - Pacing is on an absolute schedule: frame k of a PLAY leaves at
+ *   start + k × period / scale, so the rate does not drift, and paused time
+ *   is excluded because each PLAY starts a new schedule.
+ * - Seeking is frame-accurate: frame k (0-based) has media time k / fps; a
+ *   PLAY from A starts at the first frame at or after A and one until B stops
+ *   after the last frame before B (RFC 2326 §12.29).
+ * - RTP timestamps follow media time (base + 90000 × k / fps), so a receiver
+ *   places the frames of a seek or of a faster Scale where they belong; with
+ *   `loop` they keep increasing from pass to pass.
  *
  * @module
  */
-import { VIDEO_CLOCK_RATE } from "../wire/rtp_packet.ts";
+import { VIDEO_CLOCK_RATE } from "../../wire/rtp_packet.ts";
 import type { PacedTask } from "./pacer.ts";
+import {
+  InvalidRangeError,
+  type OutgoingFrame,
+  type Player,
+  type PlayRequest,
+  type PlayStart,
+} from "./served_stream.ts";
 
-/** A frame ready to go out, with its per-session header fields. */
-export interface OutgoingFrame {
-  /** Index of the frame in the file. */
-  index: number;
-  /** Frame number in this session's stream: 1 for the first frame sent, then +1. */
-  frameNumber: number;
-  /** 90 kHz RTP timestamp of the frame. */
-  timestamp: number;
-  /** The JPEG. */
-  data: Uint8Array;
+/** Where a {@linkcode FrameStream} puts itself on the timeline (a {@linkcode Pacer}). */
+export interface TaskScheduler {
+  schedule(task: PacedTask, due: number): void;
+  cancel(task: PacedTask): void;
 }
 
 /** Options for {@linkcode FrameStream}. */
 export interface FrameStreamOptions {
+  /** The file's JPEGs, in order. */
   frames: readonly Uint8Array[];
+  /** Their RFC 2435 payloads, for standard sessions. */
+  payloads?: readonly (readonly Uint8Array[])[];
   /** Frames per second. */
   fps: number;
   /** Start again at the first frame after the last. @default {false} */
   loop?: boolean;
-  /** RTP timestamp of frame number 1. */
+  /** RTP timestamp of media time 0. */
   timestampBase: number;
+  /** The timer the stream runs on. */
+  scheduler: TaskScheduler;
   /** Send one frame. Errors are the caller's to handle; this must not throw. */
   send(frame: OutgoingFrame): void;
-  /** Called once when the last frame has been sent (never with `loop`). */
+  /** Called once each time a play reaches its end (after its last frame was sent). */
   onEnd?(): void;
   /**
    * Most frames sent in one wake-up; when more are due the schedule moves by
@@ -40,7 +54,7 @@ export interface FrameStreamOptions {
    * burst would multiply the load exactly when the process is overloaded,
    * and for a thousand streams that keeps it overloaded. Unpaced: frames per
    * wake-up.
-   * @default {1, or 5 ms worth of frames above 200 fps; 32 unpaced}
+   * @default {1, or 5 ms worth of frames above 200 frames/s; 32 unpaced}
    */
   maxBurst?: number;
   /**
@@ -52,17 +66,25 @@ export interface FrameStreamOptions {
   unpaced?: boolean;
 }
 
-/** Frame position and pacing of one session's stream. */
-export class FrameStream implements PacedTask {
+/** A frame boundary within this much of a time counts as that time (float noise). */
+const EPSILON_FRAMES = 1e-6;
+
+/** Frame position, pacing and seeking of one session's playback of a file. */
+export class FrameStream implements PacedTask, Player {
   readonly #options: FrameStreamOptions;
-  readonly #period: number;
-  /** Next frame index in the file. */
+  readonly #fps: number;
+  /** Next frame's index in the file. */
   #index = 0;
+  /** Next frame's place on the media timeline (index plus whole passes of a loop). */
+  #timeline = 0;
   /** Frames sent so far in this session. */
   #sent = 0;
-  /** Start of the current PLAY's schedule and frames sent since then. */
+  /** Index the current play stops before; undefined: the end of the file (never, with loop). */
+  #endIndex: number | undefined;
+  #scale = 1;
+  /** Wall time (ms) at which the frame at `#anchorTimeline` is due. */
   #anchor = 0;
-  #sentSinceAnchor = 0;
+  #anchorTimeline = 0;
   #playing = false;
   #ended = false;
 
@@ -70,8 +92,9 @@ export class FrameStream implements PacedTask {
     if (!(options.fps > 0) || !Number.isFinite(options.fps)) {
       throw new RangeError(`Cannot pace at ${options.fps} frames/s: must be a positive number`);
     }
+    if (options.frames.length === 0) throw new RangeError("Cannot play a file without frames");
     this.#options = options;
-    this.#period = 1000 / options.fps;
+    this.#fps = options.fps;
   }
 
   /** Frames sent so far. */
@@ -84,7 +107,7 @@ export class FrameStream implements PacedTask {
     return this.#playing;
   }
 
-  /** Whether the last frame has been sent (never with `loop`). */
+  /** Whether the current play reached its end (never with `loop` and no end). */
   get ended(): boolean {
     return this.#ended;
   }
@@ -96,76 +119,171 @@ export class FrameStream implements PacedTask {
 
   /** RTP timestamp of the next frame. */
   get nextTimestamp(): number {
-    return this.#timestampOf(this.#sent);
+    return this.#timestampOf(this.#timeline);
   }
 
-  /** Start (or resume) sending at `now`; returns the first due time. */
-  play(now: number): number {
-    this.#playing = true;
-    this.#anchor = now;
-    this.#sentSinceAnchor = 0;
-    return now;
+  /** Media time of the next frame, in seconds. */
+  get positionSec(): number {
+    return this.#index / this.#fps;
   }
 
-  /** Stop sending; the position is kept. */
-  pause(): void {
-    this.#playing = false;
+  /** Where the current play stops, in seconds (undefined: it loops on). */
+  get endSec(): number | undefined {
+    const end = this.#stopIndex();
+    return end === undefined ? undefined : end / this.#fps;
+  }
+
+  /** Length of the file, in seconds. */
+  get durationSec(): number {
+    return this.#options.frames.length / this.#fps;
+  }
+
+  /** The scale in effect. */
+  get scale(): number {
+    return this.#scale;
+  }
+
+  play(now: number, request: PlayRequest = {}): PlayStart {
+    const count = this.#options.frames.length;
+    const scale = request.scale ?? 1;
+    if (!(scale > 0) || !Number.isFinite(scale)) {
+      throw new RangeError(`Cannot play at scale ${scale}: must be a positive number`);
+    }
+    const seek = typeof request.start === "number";
+    let start = this.#index;
+    if (typeof request.start === "number") {
+      start = Math.max(0, Math.ceil(request.start * this.#fps - EPSILON_FRAMES));
+      if (start >= count) {
+        throw new InvalidRangeError(
+          `the range starts at ${request.start} s, at or after the end (${this.durationSec} s)`,
+        );
+      }
+    }
+    let end = this.#endIndex;
+    if (request.end !== undefined) {
+      end = Math.min(count, Math.ceil(request.end * this.#fps - EPSILON_FRAMES));
+      if (end <= start) {
+        throw new InvalidRangeError(
+          `the range ends at ${request.end} s, before its first frame at ${start / this.#fps} s`,
+        );
+      }
+    } else if (seek || (end !== undefined && end <= start)) {
+      end = undefined; // a new start, or an earlier end already reached: on to the end
+    }
+    const stop = end ?? (this.#options.loop ? undefined : count);
+    if (stop !== undefined && start >= stop) {
+      throw new InvalidRangeError(
+        `the stream is at its end (${start / this.#fps} s); a PLAY needs a Range to play again`,
+      );
+    }
+    const unchanged = this.#playing && !seek && scale === this.#scale && end === this.#endIndex;
+    this.#endIndex = end;
+    if (!unchanged) {
+      if (seek && start !== this.#index) {
+        this.#index = start;
+        this.#timeline = start;
+      }
+      this.#scale = scale;
+      this.#playing = true;
+      this.#ended = false;
+      this.#anchor = now;
+      this.#anchorTimeline = this.#timeline;
+      this.#options.scheduler.schedule(this, now);
+    }
+    return {
+      startSec: this.#index / this.#fps,
+      endSec: stop === undefined ? undefined : stop / this.#fps,
+      rtptime: this.nextTimestamp,
+      scale: this.#scale,
+    };
+  }
+
+  pause(): number {
+    this.#stop();
+    return this.positionSec;
+  }
+
+  /** Stop sending for good (TEARDOWN, or the session ended). */
+  stop(): void {
+    this.#stop();
+  }
+
+  rtpTimeAt(now: number): number {
+    if (!this.#playing) return this.nextTimestamp;
+    const frames = this.#anchorTimeline + (now - this.#anchor) * this.#fps * this.#scale / 1000;
+    return this.#timestampOf(Math.max(this.#anchorTimeline, frames));
   }
 
   /** Send what is due at `now`; returns the next due time, or undefined when stopped. */
   onDue(now: number): number | undefined {
-    if (!this.#playing || this.#ended) return undefined;
+    if (!this.#playing) return undefined;
     if (this.#options.unpaced) {
       const burst = this.#options.maxBurst ?? 32;
       for (let i = 0; i < burst; i++) {
         this.#sendNext();
-        if (this.#ended || !this.#playing) return undefined;
+        if (!this.#playing) return undefined;
       }
       return now; // again on the next turn of the event loop
     }
-    const maxBurst = this.#options.maxBurst ?? Math.max(1, Math.ceil(this.#options.fps / 200));
-    let due = this.#anchor + this.#sentSinceAnchor * this.#period;
+    const rate = this.#fps * this.#scale;
+    const period = 1000 / rate;
+    const maxBurst = this.#options.maxBurst ?? Math.max(1, Math.ceil(rate / 200));
+    let due = this.#dueOf(this.#timeline, period);
     for (let burst = 0; due <= now && burst < maxBurst; burst++) {
       this.#sendNext();
-      if (this.#ended || !this.#playing) return undefined;
-      due = this.#anchor + this.#sentSinceAnchor * this.#period;
+      if (!this.#playing) return undefined;
+      due = this.#dueOf(this.#timeline, period);
     }
     if (due <= now) {
       // Still behind after a burst: move the schedule by whole periods and
       // keep every frame. Whole periods keep this stream's phase, so streams
       // that fell behind together (a pause of the process) do not come out
       // of it in step, all due at the same instant from then on.
-      const periods = Math.floor((now - due) / this.#period) + 1;
-      this.#anchor += periods * this.#period;
-      due += periods * this.#period;
+      const periods = Math.floor((now - due) / period) + 1;
+      this.#anchor += periods * period;
+      due += periods * period;
     }
     return due;
   }
 
-  #timestampOf(sent: number): number {
-    return (this.#options.timestampBase +
-      Math.round(sent * VIDEO_CLOCK_RATE / this.#options.fps)) >>>
+  #stop(): void {
+    this.#playing = false;
+    this.#options.scheduler.cancel(this);
+  }
+
+  #dueOf(timeline: number, period: number): number {
+    return this.#anchor + (timeline - this.#anchorTimeline) * period;
+  }
+
+  /** Index the current play stops before, or undefined when it loops on. */
+  #stopIndex(): number | undefined {
+    return this.#endIndex ?? (this.#options.loop ? undefined : this.#options.frames.length);
+  }
+
+  #timestampOf(timeline: number): number {
+    return (this.#options.timestampBase + Math.round(timeline * VIDEO_CLOCK_RATE / this.#fps)) >>>
       0;
   }
 
   #sendNext(): void {
-    const frames = this.#options.frames;
+    const { frames, payloads } = this.#options;
+    const index = this.#index;
     const frame: OutgoingFrame = {
-      index: this.#index,
+      index,
       frameNumber: this.#sent + 1,
-      timestamp: this.#timestampOf(this.#sent),
-      data: frames[this.#index],
+      timestamp: this.#timestampOf(this.#timeline),
+      jpeg: frames[index],
     };
+    if (payloads) frame.payloads = payloads[index];
     this.#sent++;
-    this.#sentSinceAnchor++;
+    this.#timeline++;
     this.#index++;
-    if (this.#index >= frames.length) {
+    if (this.#endIndex !== undefined && this.#index >= this.#endIndex) this.#ended = true;
+    else if (this.#index >= frames.length) {
       if (this.#options.loop) this.#index = 0;
-      else {
-        this.#ended = true;
-        this.#playing = false;
-      }
+      else this.#ended = true;
     }
+    if (this.#ended) this.#playing = false;
     this.#options.send(frame);
     if (this.#ended) this.#options.onEnd?.();
   }

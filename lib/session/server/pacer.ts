@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { type Clock, realClock, type TimerHandle } from "./clock.ts";
+import { type Clock, realClock, type TimerHandle } from "../../net/clock.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
-import type { PreciseSleep } from "../net/precise_sleep.ts";
+import type { PreciseSleep } from "../../net/precise_sleep.ts";
 
 /** Options for {@linkcode Pacer}. */
 export interface PacerOptions {

@@ -1,48 +1,42 @@
 /**
- * One RTSP session on the server: its state (INIT → READY → PLAYING, as in
- * the lab and RFC 2326 Appendix A), where its RTP and RTCP go, its stream,
- * and the RTCP it sends (sender reports, SDES, BYE).
+ * One RTSP session on the server: its state (RFC 2326 Appendix A: INIT,
+ * READY, PLAYING; the lab's three states), the stream it plays, where its
+ * packets go, and the RTP it stamps. The session makes its own state
+ * changes; the method handlers check the state they need first
+ * (`method_table.ts`) and then ask the session.
  *
  * @module
  */
-import type { MjpegSource, RtpJpegPayloads } from "../media/mjpeg_source.ts";
+import type { Dialect } from "../../wire/dialect.ts";
 import {
   MAX_UDP_PAYLOAD,
   PAYLOAD_TYPE_JPEG,
   RTP_HEADER_SIZE,
-  VIDEO_CLOCK_RATE,
   writeRtpHeader,
-} from "../wire/rtp_packet.ts";
-import { type RtcpPacket, serializeRtcpCompound, toNtpTime } from "../wire/rtcp_packet.ts";
-import { FrameStream, type OutgoingFrame } from "./frame_stream.ts";
+} from "../../wire/rtp_packet.ts";
+import { serializeSession } from "../../wire/session_header.ts";
+import type { MediaTransport } from "./media_transport.ts";
+import type {
+  OutgoingFrame,
+  Player,
+  PlayRequest,
+  PlayStart,
+  ServedStream,
+} from "./served_stream.ts";
 
 /** Session states of RFC 2326 Appendix A (the lab's INIT, READY, PLAYING). */
 export type SessionState = "init" | "ready" | "playing";
 
-/**
- * The dialect a session was set up in: `lab` for the lab's programs (bare
- * names, bare LF, `RTP/UDP`), `rtsp` for standard clients.
- */
-export type Dialect = "lab" | "rtsp";
-
-/** Where a session's packets go: UDP ports of the client, or channels of its RTSP connection. */
-export interface SessionTransport {
-  /** For logs, e.g. `udp 127.0.0.1:5008-5009` or `tcp channels 0-1`. */
-  readonly description: string;
-  /** The client's address, for UDP. */
-  readonly host?: string;
-  /** RTP and RTCP channels, for TCP interleaving. */
-  readonly channels?: readonly [number, number];
-  /**
-   * Send one RTP packet made of a 12-byte header and a payload; must not
-   * throw. The header is valid only during the call (the session re-stamps
-   * it for the next packet), so a transport that sends later copies it; the
-   * payload is shared between sessions and never changes, so it may be sent
-   * by reference later in the same event-loop turn.
-   */
-  sendRtp(header: Uint8Array, payload: Uint8Array): void;
-  /** Send one RTCP datagram; must not throw. */
-  sendRtcp(packet: Uint8Array): void;
+/** What a session tells its RTCP sender (`server_rtcp.ts`). */
+export interface SessionRtcp {
+  /** The session plays: send sender reports (one at once, then periodically). */
+  start(session: ServerSession): void;
+  /** The session paused: no reports while no RTP flows. */
+  pause(session: ServerSession): void;
+  /** The stream reached its end: BYE once the last frame's time is over. */
+  endOfStream(session: ServerSession): void;
+  /** The session is over: a last report with BYE, if it ever played. */
+  bye(session: ServerSession, reason: string): void;
 }
 
 /** Options for {@linkcode ServerSession}. */
@@ -51,56 +45,55 @@ export interface ServerSessionOptions {
   dialect: Dialect;
   /** Stream name as requested, for logs. */
   streamName: string;
-  source: MjpegSource;
-  transport: SessionTransport;
+  /** The URL SETUP named (the track's control URL), for RTP-Info. */
+  controlUrl: string;
+  stream: ServedStream;
+  transport: MediaTransport;
   ssrc: number;
+  /** RTP timestamp of media time 0 (random, RFC 3550). */
   timestampBase: number;
-  fps: number;
-  loop: boolean;
-  /** Frames back to back rather than at `fps` (the stream's `unpaced` option). */
-  unpaced?: boolean;
-  /**
-   * RTP/JPEG (RFC 2435) payloads of every frame, for standard sessions. Lab
-   * sessions leave it out and get the whole JPEG in one datagram.
-   */
-  payloads?: RtpJpegPayloads;
   /** First RTP sequence number of a standard session (random, RFC 3550). @default {0} */
   initialSequence?: number;
-  /** SDES CNAME. @default {"rtsp-lab"} */
-  cname?: string;
-  /** Monotonic clock, ms (for the RTP time of sender reports). */
+  rtcp: SessionRtcp;
+  /** Session timeout announced to standard clients, in seconds. */
+  timeoutSec: number;
+  /** Monotonic clock, ms. */
   now(): number;
-  /** Called when a frame cannot be sent (too large for a datagram). */
+  /** Called when a frame cannot be sent (too large for a lab datagram). */
   onSkip?(session: ServerSession, frame: OutgoingFrame, reason: string): void;
-  /** Called when the last frame has been sent. */
+  /** Called when the stream has sent its last frame. */
   onEnd?(session: ServerSession): void;
+}
+
+/** What a PLAY started, for the reply's Range, RTP-Info and Scale. */
+export interface SessionPlayStart extends PlayStart {
+  /** Sequence number of the first packet sent. */
+  seq: number;
 }
 
 /** Largest JPEG that fits one RTP datagram with the 12-byte header. */
 export const MAX_LAB_FRAME = MAX_UDP_PAYLOAD - RTP_HEADER_SIZE;
 
-/** A session's state and stream. */
+/** A session's state, stream and transport. */
 export class ServerSession {
   readonly id: string;
   readonly dialect: Dialect;
   readonly streamName: string;
-  readonly source: MjpegSource;
+  readonly controlUrl: string;
+  readonly stream: ServedStream;
   readonly ssrc: number;
-  readonly transport: SessionTransport;
-  state: SessionState = "ready";
-  readonly stream: FrameStream;
+  readonly transport: MediaTransport;
+  readonly player: Player;
   /** Packets and payload bytes sent (RFC 3550 sender counts), frames skipped. */
   packetsSent = 0;
   octetsSent = 0;
   framesSkipped = 0;
   /** Last time (monotonic ms) the client showed it is alive: a request or RTCP. */
   lastActivity: number;
+  #state: SessionState = "ready";
   readonly #options: ServerSessionOptions;
   /** Next sequence number of a standard session. */
   #sequence: number;
-  /** RTP timestamp and monotonic time of the last frame sent, for sender reports. */
-  #lastTimestamp: number | undefined;
-  #lastSentAt = 0;
   /** The RTP header, stamped in place for each packet (no allocation per packet). */
   readonly #header = new Uint8Array(RTP_HEADER_SIZE);
 
@@ -109,25 +102,40 @@ export class ServerSession {
     this.id = options.id;
     this.dialect = options.dialect;
     this.streamName = options.streamName;
-    this.source = options.source;
+    this.controlUrl = options.controlUrl;
+    this.stream = options.stream;
     this.ssrc = options.ssrc;
     this.transport = options.transport;
     this.#sequence = options.initialSequence ?? 0;
     this.lastActivity = options.now();
-    this.stream = new FrameStream({
-      frames: options.source.frames,
-      fps: options.fps,
-      loop: options.loop,
-      unpaced: options.unpaced,
+    this.player = options.stream.player(options.dialect, {
       timestampBase: options.timestampBase,
       send: (frame) => this.#send(frame),
-      onEnd: () => options.onEnd?.(this),
+      onEnd: () => {
+        options.onEnd?.(this);
+        options.rtcp.endOfStream(this);
+      },
     });
+  }
+
+  /**
+   * The Session header of replies: the id and timeout (RFC 2326 §12.37), or
+   * the bare id the lab's client reads from a reply's third line.
+   */
+  get header(): string {
+    return this.dialect === "lab"
+      ? this.id
+      : serializeSession({ id: this.id, timeout: this.#options.timeoutSec });
+  }
+
+  /** INIT (torn down), READY or PLAYING. */
+  get state(): SessionState {
+    return this.#state;
   }
 
   /** Sequence number the next packet will carry. */
   get nextSequenceNumber(): number {
-    return this.#options.payloads ? this.#sequence & 0xffff : this.stream.nextFrameNumber & 0xffff;
+    return this.dialect === "lab" ? this.player.nextFrameNumber & 0xffff : this.#sequence & 0xffff;
   }
 
   /** Note that the client is alive. */
@@ -136,43 +144,43 @@ export class ServerSession {
   }
 
   /**
-   * A compound RTCP packet: a sender report (NTP time now and the RTP time
-   * it corresponds to) and an SDES CNAME, plus BYE when `bye` is set.
+   * PLAY: start, seek or resume; READY → PLAYING.
+   *
+   * @throws {InvalidRangeError} when the stream does not have the range asked for.
    */
-  rtcpReport(bye?: string): Uint8Array {
-    const now = this.#options.now();
-    const rtpNow = this.#lastTimestamp === undefined
-      ? this.stream.nextTimestamp
-      : (this.#lastTimestamp + Math.round((now - this.#lastSentAt) * VIDEO_CLOCK_RATE / 1000)) >>>
-        0;
-    const ntp = toNtpTime(Date.now());
-    const packets: RtcpPacket[] = [
-      {
-        type: "sr",
-        ssrc: this.ssrc,
-        ntpSeconds: ntp.seconds,
-        ntpFraction: ntp.fraction,
-        rtpTimestamp: rtpNow,
-        packetCount: this.packetsSent >>> 0,
-        octetCount: this.octetsSent >>> 0,
-        reports: [],
-      },
-      {
-        type: "sdes",
-        chunks: [{
-          ssrc: this.ssrc,
-          items: [{ type: 1, text: this.#options.cname ?? "rtsp-lab" }],
-        }],
-      },
-    ];
-    if (bye !== undefined) packets.push({ type: "bye", sources: [this.ssrc], reason: bye });
-    return serializeRtcpCompound(packets);
+  play(request: PlayRequest): SessionPlayStart {
+    this.#expect("PLAY", "ready", "playing");
+    const start = this.player.play(this.#options.now(), request);
+    this.#state = "playing";
+    if (this.player.playing) this.#options.rtcp.start(this);
+    return { ...start, seq: this.nextSequenceNumber };
+  }
+
+  /** PAUSE: PLAYING → READY. Returns the position paused at, in seconds. */
+  pause(): number {
+    this.#expect("PAUSE", "playing");
+    this.#state = "ready";
+    const position = this.player.pause();
+    this.#options.rtcp.pause(this);
+    return position;
+  }
+
+  /** TEARDOWN, a timeout or a closed connection: → INIT, with an RTCP BYE. */
+  end(reason: string): void {
+    if (this.#state === "init") return;
+    this.#state = "init";
+    this.player.pause();
+    this.#options.rtcp.bye(this, reason);
+  }
+
+  #expect(method: string, ...states: SessionState[]): void {
+    if (!states.includes(this.#state)) {
+      throw new Error(`Cannot ${method} session ${this.id} in state ${this.#state}`);
+    }
   }
 
   #send(frame: OutgoingFrame): void {
-    this.#lastTimestamp = frame.timestamp;
-    this.#lastSentAt = this.#options.now();
-    if (this.#options.payloads) this.#sendRtpJpeg(frame, this.#options.payloads);
+    if (this.dialect === "rtsp" && frame.payloads) this.#sendRtpJpeg(frame, frame.payloads);
     else this.#sendLab(frame);
   }
 
@@ -180,9 +188,8 @@ export class ServerSession {
    * Standard RTP/JPEG: the frame's shared RFC 2435 payloads, one sequence
    * number each, one timestamp for all, the marker bit on the last.
    */
-  #sendRtpJpeg(frame: OutgoingFrame, payloads: RtpJpegPayloads): void {
-    const list = payloads.frames[frame.index];
-    const last = list.length - 1;
+  #sendRtpJpeg(frame: OutgoingFrame, payloads: readonly Uint8Array[]): void {
+    const last = payloads.length - 1;
     for (let i = 0; i <= last; i++) {
       writeRtpHeader(
         this.#header,
@@ -195,8 +202,8 @@ export class ServerSession {
       );
       this.#sequence = (this.#sequence + 1) & 0xffff;
       this.packetsSent++;
-      this.octetsSent += list[i].length;
-      this.transport.sendRtp(this.#header, list[i]);
+      this.octetsSent += payloads[i].length;
+      this.transport.sendRtp(this.#header, payloads[i]);
     }
   }
 
@@ -205,12 +212,12 @@ export class ServerSession {
    * P=X=CC=M=0, PT=26, sequence number = frame number.
    */
   #sendLab(frame: OutgoingFrame): void {
-    if (frame.data.length > MAX_LAB_FRAME) {
+    if (frame.jpeg.length > MAX_LAB_FRAME) {
       this.framesSkipped++;
       this.#options.onSkip?.(
         this,
         frame,
-        `frame ${frame.index} is ${frame.data.length} bytes; one RTP datagram carries at most ${MAX_LAB_FRAME}`,
+        `frame ${frame.index} is ${frame.jpeg.length} bytes; one RTP datagram carries at most ${MAX_LAB_FRAME}`,
       );
       return;
     }
@@ -224,7 +231,7 @@ export class ServerSession {
       this.ssrc,
     );
     this.packetsSent++;
-    this.octetsSent += frame.data.length;
-    this.transport.sendRtp(this.#header, frame.data);
+    this.octetsSent += frame.jpeg.length;
+    this.transport.sendRtp(this.#header, frame.jpeg);
   }
 }

@@ -1,0 +1,81 @@
+/**
+ * SETUP (RFC 2326 §10.4): a new session for one stream, over the first
+ * transport offered that the server serves (`transport_choice.ts`). The
+ * reply carries the Session and, in standard RTSP, the Transport chosen with
+ * the session's SSRC. The lab's dialect is recognised here, once, per session.
+ *
+ * @module
+ */
+import { setupDialect } from "../../../wire/dialect.ts";
+import { createResponse, type RtspResponse } from "../../../wire/rtsp_message.ts";
+import { parseStreamRef } from "../../../wire/rtsp_url.ts";
+import { parseTransport, serializeTransport } from "../../../wire/transport_header.ts";
+import { InterleavedTransport } from "../interleaved_transport.ts";
+import type { MediaTransport } from "../media_transport.ts";
+import { RtspError } from "../rtsp_error.ts";
+import type { RequestContext } from "../server_context.ts";
+import { ServerSession } from "../server_session.ts";
+import { randomUint32 } from "../session_table.ts";
+import { chooseTransport } from "../transport_choice.ts";
+import { UdpTransport } from "../udp_transport.ts";
+
+/** Set up a session. */
+export async function setup({ server, conn, request }: RequestContext): Promise<RtspResponse> {
+  const ref = parseStreamRef(request.uri);
+  if (!ref || ref.name === "") throw new RtspError(400, "SETUP needs a stream name");
+  const header = request.headers.get("transport");
+  if (header === undefined) throw new RtspError(461, "SETUP without a Transport header");
+  const peer = conn.rtsp.remoteAddr.hostname;
+  const spec = chooseTransport(parseTransport(header), {
+    peer,
+    usedChannels: conn.usedChannels,
+  });
+  server.sessions.checkRoom();
+  const stream = await server.streams.open(ref.name);
+  const dialect = setupDialect(request, ref, spec);
+  await stream.prepare(dialect);
+  if (server.closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
+  let transport: MediaTransport;
+  if (spec.lowerTransport === "TCP") {
+    const { start, end } = spec.interleaved!;
+    transport = new InterleavedTransport(conn.interleaved, [start, end ?? start + 1], (n) => {
+      server.counters.interleavedDropped += n;
+    });
+  } else {
+    const rtpPort = spec.clientPort!.start;
+    transport = new UdpTransport({
+      pair: server.udp,
+      host: peer,
+      rtpPort,
+      rtcpPort: spec.clientPort!.end ?? rtpPort + 1,
+      rtcp: dialect === "rtsp",
+    });
+  }
+  const session = new ServerSession({
+    id: server.sessions.newId(),
+    dialect,
+    streamName: ref.name,
+    controlUrl: request.uri,
+    stream,
+    transport,
+    ssrc: server.sessions.newSsrc(),
+    timestampBase: randomUint32(),
+    initialSequence: randomUint32() & 0xffff,
+    timeoutSec: server.options.sessionTimeout,
+    rtcp: server.rtcp,
+    now: () => server.clock.now(),
+    onSkip: (s, _frame, why) => server.log(`session ${s.id}: skipped ${why}`),
+    onEnd: (s) => server.log(`session ${s.id}: end of stream after ${s.player.sent} frames`),
+  });
+  server.sessions.add(session);
+  conn.sessions.add(session);
+  server.counters.sessionsCreated++;
+  const response = createResponse(200, { Session: session.header });
+  if (dialect === "rtsp") {
+    response.headers.set(
+      "Transport",
+      serializeTransport({ ...transport.reply, ssrc: session.ssrc }),
+    );
+  }
+  return response;
+}

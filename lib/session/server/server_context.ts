@@ -1,0 +1,59 @@
+/**
+ * What the parts of a server share: its options, clock and log, its
+ * counters, its sockets, streams, sessions and RTCP. The connection and the
+ * method handlers see the server only through this.
+ *
+ * @module
+ */
+import type { Clock } from "../../net/clock.ts";
+import type { UdpPortPair } from "../../net/udp_port_pair.ts";
+import type { RtspRequest } from "../../wire/rtsp_message.ts";
+import type { ServerConn } from "./server_conn.ts";
+import type { ResolvedServerOptions } from "./server_options.ts";
+import type { ServerRtcp } from "./server_rtcp.ts";
+import type { ServerSession } from "./server_session.ts";
+import type { SessionTable } from "./session_table.ts";
+import type { StreamCatalog } from "./stream_catalog.ts";
+
+/** Counters for the whole server. */
+export interface ServerCounters {
+  connections: number;
+  requests: number;
+  badRequests: number;
+  sessionsCreated: number;
+  /** UDP sends that failed (such as an ICMP port unreachable from a vanished client). */
+  readonly sendErrors: number;
+  /** RTCP packets received from clients, and those that did not parse. */
+  readonly rtcpReceived: number;
+  readonly rtcpMalformed: number;
+  /** RTP packets dropped because a TCP client could not keep up. */
+  interleavedDropped: number;
+  /** Sessions torn down because their client went silent. */
+  sessionsTimedOut: number;
+  /** Connections closed for being idle, and refused for being over the limit. */
+  connectionsIdled: number;
+  connectionsRefused: number;
+}
+
+/** The server as its connections and handlers see it. */
+export interface ServerContext {
+  readonly options: ResolvedServerOptions;
+  readonly clock: Clock;
+  log(line: string): void;
+  readonly counters: ServerCounters;
+  readonly udp: UdpPortPair;
+  readonly streams: StreamCatalog;
+  readonly sessions: SessionTable;
+  readonly rtcp: ServerRtcp;
+  /** Whether the server is shutting down (no new sessions). */
+  readonly closing: boolean;
+}
+
+/** One request as a method handler sees it. */
+export interface RequestContext {
+  readonly server: ServerContext;
+  readonly conn: ServerConn;
+  readonly request: RtspRequest;
+  /** The session the request names, found and state-checked (when the method takes one). */
+  readonly session?: ServerSession;
+}

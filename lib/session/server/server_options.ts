@@ -1,0 +1,169 @@
+/**
+ * The server's options: one table of defaults that the library, the
+ * `rtsp-server` flag parser and its help text all read, and the check that
+ * every option is in range, with an error that names the option and value.
+ *
+ * @module
+ */
+import type { Clock } from "../../net/clock.ts";
+import { UDP_SEND_MODES, type UdpSendMode } from "../../net/udp_port_pair.ts";
+
+/** Every default of {@linkcode RtspServerOptions}, in one place. */
+export const SERVER_DEFAULTS = {
+  hostname: "0.0.0.0",
+  mediaDir: ".",
+  fps: 20,
+  loop: false,
+  unpaced: false,
+  sessionTimeout: 60,
+  idleTimeout: 30,
+  maxConnections: 1000,
+  maxSessions: 2000,
+  idleFlushMs: 40,
+  rtcpInterval: 5,
+  maxPacketSize: 1400,
+  udpSendMode: "auto" as UdpSendMode,
+  preciseTimer: true,
+  pacingSlackMs: 0.5,
+} as const;
+
+/** The highest frame rate the server paces (`fps`). */
+export const MAX_FPS = 100_000;
+
+/** Scales (RFC 2326 §12.34) the server plays; a request outside is answered with the nearest. */
+export const SCALE_LIMITS = { min: 1 / 16, max: 16 } as const;
+
+/** Options for {@linkcode RtspServer.start}; each absent one takes {@linkcode SERVER_DEFAULTS}. */
+export interface RtspServerOptions {
+  /** TCP port for RTSP; 0 picks a free one. */
+  port: number;
+  /** Address to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** Directory whose lab MJPEG files are served. @default {"."} */
+  mediaDir?: string;
+  /** Frames per second, above 0 and at most {@linkcode MAX_FPS}. @default {20} */
+  fps?: number;
+  /** Start each stream again after its last frame. @default {false} */
+  loop?: boolean;
+  /**
+   * Send frames as fast as possible instead of at `fps` (throughput
+   * measurements); RTP timestamps keep the spacing of `fps`. @default {false}
+   */
+  unpaced?: boolean;
+  /** Session timeout announced to standard clients, in seconds. @default {60} */
+  sessionTimeout?: number;
+  /**
+   * Close a connection that holds no session and has sent nothing for this
+   * many seconds (a client that stalls or never asks). @default {30}
+   */
+  idleTimeout?: number;
+  /** Most RTSP connections at once; more are answered 503 and closed. @default {1000} */
+  maxConnections?: number;
+  /** Most sessions at once; SETUP beyond it is answered 453. @default {2000} */
+  maxSessions?: number;
+  /** Quiet time that completes a lab-dialect request, in ms. @default {40} */
+  idleFlushMs?: number;
+  /** Seconds between RTCP sender reports. @default {5} */
+  rtcpInterval?: number;
+  /** Largest RTP packet of a standard session, headers included, in bytes. @default {1400} */
+  maxPacketSize?: number;
+  /**
+   * How RTP leaves the server's UDP socket: batched (`gso`, `sendmmsg`: Linux,
+   * needs the ffi permission) or one Deno send per packet (`portable`);
+   * `auto` takes the best available. @default {"auto"}
+   */
+  udpSendMode?: UdpSendMode;
+  /**
+   * Wake the pacer with an FFI sleep precise to ~0.2 ms (Linux, ffi
+   * permission) rather than `setTimeout`, which runs 1–2 ms late; not used
+   * with a custom `clock`. @default {true}
+   */
+  preciseTimer?: boolean;
+  /**
+   * Frames due within this many ms of a wake-up leave in it (up to that much
+   * early), so sessions share wake-ups and batched sends. @default {0.5}
+   */
+  pacingSlackMs?: number;
+  /** Where log lines go (one per request). @default {console.error} */
+  log?: (line: string) => void;
+  /** The clock sessions are paced by. @default {realClock} */
+  clock?: Clock;
+}
+
+/** Options with every default filled in (the clock only when one was given). */
+export type ResolvedServerOptions =
+  & Required<Omit<RtspServerOptions, "clock" | "log">>
+  & Pick<RtspServerOptions, "clock">
+  & { log: (line: string) => void };
+
+/** An option out of range; `option` and `value` name it. */
+export class ServerOptionError extends RangeError {
+  /** The option's name in {@linkcode RtspServerOptions}, e.g. `sessionTimeout`. */
+  readonly option: string;
+  readonly value: unknown;
+  /** What the option must be, e.g. "a number above 0". */
+  readonly rule: string;
+
+  constructor(option: string, value: unknown, rule: string) {
+    super(`Cannot use ${option} ${JSON.stringify(value) ?? String(value)}: must be ${rule}`);
+    this.name = "ServerOptionError";
+    this.option = option;
+    this.value = value;
+    this.rule = rule;
+  }
+}
+
+type Rule = (value: unknown) => boolean;
+const positive: Rule = (v) => typeof v === "number" && v > 0 && Number.isFinite(v);
+const wholeAbove0: Rule = (v) => positive(v) && Number.isInteger(v);
+const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
+  port: [
+    (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535,
+    "a port number from 0 to 65535",
+  ],
+  hostname: [(v) => typeof v === "string" && v !== "", "an address"],
+  mediaDir: [(v) => typeof v === "string" && v !== "", "a directory"],
+  fps: [(v) => positive(v) && (v as number) <= MAX_FPS, `a number above 0 and at most ${MAX_FPS}`],
+  sessionTimeout: [positive, "a number above 0"],
+  idleTimeout: [positive, "a number above 0"],
+  maxConnections: [wholeAbove0, "a whole number above 0"],
+  maxSessions: [wholeAbove0, "a whole number above 0"],
+  idleFlushMs: [
+    (v) => typeof v === "number" && v >= 0 && Number.isFinite(v),
+    "a number of ms, 0 or more",
+  ],
+  rtcpInterval: [positive, "a number above 0"],
+  maxPacketSize: [
+    (v) => Number.isInteger(v) && (v as number) >= 256 && (v as number) <= 65507,
+    "a whole number of bytes from 256 to 65507",
+  ],
+  udpSendMode: [
+    (v) => (UDP_SEND_MODES as readonly unknown[]).includes(v),
+    `one of ${UDP_SEND_MODES.join(", ")}`,
+  ],
+  pacingSlackMs: [
+    (v) => typeof v === "number" && v >= 0 && v <= 100,
+    "a number of ms from 0 to 100",
+  ],
+  loop: [(v) => typeof v === "boolean", "true or false"],
+  unpaced: [(v) => typeof v === "boolean", "true or false"],
+  preciseTimer: [(v) => typeof v === "boolean", "true or false"],
+};
+
+/**
+ * Fill in the defaults and check every option.
+ *
+ * @throws {ServerOptionError} naming the first option out of range and its value.
+ */
+export function resolveServerOptions(options: RtspServerOptions): ResolvedServerOptions {
+  const resolved: ResolvedServerOptions = {
+    ...SERVER_DEFAULTS,
+    ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
+    log: options.log ?? ((line: string) => console.error(line)),
+  } as ResolvedServerOptions;
+  for (const [option, [rule, description]] of Object.entries(RULES)) {
+    const value = resolved[option as keyof ResolvedServerOptions];
+    if (!rule!(value)) throw new ServerOptionError(option, value, description);
+  }
+  return resolved;
+}
