@@ -41,7 +41,8 @@ export {
   ServerOptionError,
 } from "./lib/session/server/server_options.ts";
 export type { ServerCounters } from "./lib/session/server/server_context.ts";
-export type { ServerSession, SessionState } from "./lib/session/server/server_session.ts";
+export type { SessionInfo, SessionState } from "./lib/session/server/server_session.ts";
+export type { Clock, TimerHandle } from "./lib/net/clock.ts";
 export { SERVER_METHODS } from "./lib/session/server/method_table.ts";
 export type { LatencySummary } from "./lib/session/server/latency_histogram.ts";
 export { type PairCounters, UDP_SEND_MODES, type UdpSendMode } from "./lib/net/udp_port_pair.ts";
@@ -64,15 +65,23 @@ export type { Dialect } from "./lib/wire/dialect.ts";
 export {
   parseRtpPacket,
   PAYLOAD_TYPE_JPEG,
+  type RtpExtension,
   type RtpPacket,
   type RtpPacketInit,
   serializeRtpPacket,
   VIDEO_CLOCK_RATE,
 } from "./lib/wire/rtp_packet.ts";
 export {
+  type Goodbye,
   parseRtcpPackets,
+  type ReceiverReport,
+  type ReportBlock,
   type RtcpPacket,
+  type SdesChunk,
+  type SenderReport,
   serializeRtcpCompound,
+  type SourceDescription,
+  type UnknownRtcp,
 } from "./lib/wire/rtcp_packet.ts";
 export {
   type LabFrame,
@@ -80,7 +89,13 @@ export {
   readLabFrames,
   writeLabMjpeg,
 } from "./lib/wire/lab_mjpeg.ts";
-export { type JpegSdp, type ParsedSdp, parseSdp, serializeJpegSdp } from "./lib/wire/sdp.ts";
+export {
+  type JpegSdp,
+  type ParsedSdp,
+  parseSdp,
+  type SdpMedia,
+  serializeJpegSdp,
+} from "./lib/wire/sdp.ts";
 export {
   jpegToRtpFrame,
   packetizeRtpJpeg,
@@ -91,26 +106,20 @@ export {
   type DepacketizeEvent,
   Rfc2435Depacketizer,
   type Rfc2435DepacketizerOptions,
+  type RtpJpegPacketView,
 } from "./lib/wire/rfc2435_depacketizer.ts";
 export { isCompleteJpeg, jpegProblem } from "./lib/wire/jpeg.ts";
 export {
-  createRequest,
-  createResponse,
-  type RtspRequest,
-  type RtspResponse,
-  serializeRequest,
-  serializeResponse,
-} from "./lib/wire/rtsp_message.ts";
-export { RtspParser, type RtspParserItem } from "./lib/wire/rtsp_parser.ts";
-export { RtspHeaders } from "./lib/wire/rtsp_headers.ts";
-export {
   parseTransport,
+  type PortRange,
   serializeTransport,
   type TransportSpec,
 } from "./lib/wire/transport_header.ts";
 export { parseSession, serializeSession, type SessionHeader } from "./lib/wire/session_header.ts";
 export {
   type NptRange,
+  type NptTime,
+  type OtherRange,
   parseRange,
   type RangeHeader,
   serializeRange,

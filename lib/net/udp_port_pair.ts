@@ -31,6 +31,7 @@ export interface PairCounters {
   rtpSent: number;
   /** System calls (or Deno sends) that carried them. */
   rtpSendCalls: number;
+  /** Sends that failed (such as an ICMP port unreachable). */
   sendErrors: number;
   /**
    * Datagrams not sent because the process could not keep up: the send
@@ -40,6 +41,7 @@ export interface PairCounters {
   sendDropped: number;
   /** Datagrams received on the RTP port (clients' NAT "punch" packets). */
   rtpReceived: number;
+  /** Datagrams received on the RTCP port. */
   rtcpReceived: number;
 }
 

@@ -15,6 +15,8 @@ export class ParseError extends SyntaxError {
   readonly offset: number;
 
   /**
+   * A parse failure at `offset`.
+   *
    * @param message What is wrong, starting with "Cannot …".
    * @param offset Byte offset in the input where the problem was found.
    */

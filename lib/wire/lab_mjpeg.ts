@@ -34,6 +34,7 @@ export class LabMjpegError extends ParseError {
   /** Name of the file (or "<buffer>"). */
   readonly file: string;
 
+  /** A malformed frame: its file, 0-based index, byte offset and what is wrong. */
   constructor(file: string, frameIndex: number, offset: number, problem: string) {
     super(
       `Cannot read ${file}: frame ${frameIndex}${

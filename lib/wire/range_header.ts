@@ -30,6 +30,7 @@ export type NptTime = number | "now";
 
 /** An NPT range (RFC 2326 §3.6). */
 export interface NptRange {
+  /** Normal play time (RFC 2326 §3.6). */
   unit: "npt";
   /** Absent in the `-npt-time` form: from the beginning. */
   start?: NptTime;
@@ -39,6 +40,7 @@ export interface NptRange {
 
 /** A SMPTE (RFC 2326 §3.5) or absolute-time (§3.7) range, kept verbatim. */
 export interface OtherRange {
+  /** SMPTE time codes (§3.5) or absolute UTC time (§3.7). */
   unit: "smpte" | "smpte-30-drop" | "smpte-25" | "clock";
   /** The text after `=`, with blanks around its `-` removed, e.g. `10:07:00-10:07:33:05.01`. */
   value: string;

@@ -18,8 +18,11 @@ import { parseRfc2435Header } from "./rfc2435_headers.ts";
 export interface RtpJpegPacketView {
   /** Sequence number, extended past 16 bits (consecutive packets differ by 1). */
   sequence: number;
+  /** RTP timestamp (one per frame). */
   timestamp: number;
+  /** RTP marker bit (set on a frame's last packet). */
   marker: boolean;
+  /** RTP payload: the RFC 2435 headers and a fragment of scan data. */
   payload: Uint8Array;
 }
 
@@ -122,6 +125,7 @@ export class Rfc2435Depacketizer {
    */
   #lastHead: { head: Uint8Array; key: string; tables: Uint8Array } | undefined;
 
+  /** A depacketizer; `options` give what the packets cannot say (picture size above 2040 px). */
   constructor(options: Rfc2435DepacketizerOptions = {}) {
     this.#options = options;
   }

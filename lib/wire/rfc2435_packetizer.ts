@@ -12,6 +12,7 @@ import { rfc2435HeaderSize, writeRfc2435Header } from "./rfc2435_headers.ts";
 
 /** A JPEG that RFC 2435 cannot carry as it is; `reason` says why. */
 export class UnsupportedJpegError extends Error {
+  /** A JPEG RFC 2435 cannot carry as it is, and `reason` why. */
   constructor(reason: string) {
     super(`Cannot send this JPEG as RTP/JPEG (RFC 2435): ${reason}`);
     this.name = "UnsupportedJpegError";
@@ -24,6 +25,7 @@ export interface RtpJpegFrame {
   type: number;
   /** Picture size in pixels. */
   width: number;
+  /** Picture height in pixels. */
   height: number;
   /** DRI restart interval, 0 when none. */
   restartInterval: number;

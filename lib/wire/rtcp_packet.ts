@@ -29,11 +29,13 @@ export const RTCP_TYPE = { SR: 200, RR: 201, SDES: 202, BYE: 203, APP: 204 } as 
 
 /** Reception statistics about one source (RFC 3550 §6.4.1). */
 export interface ReportBlock {
+  /** The source reported on. */
   ssrc: number;
   /** Fraction lost since the last report, as a fixed-point number /256. */
   fractionLost: number;
   /** Cumulative packets lost (signed 24-bit). */
   cumulativeLost: number;
+  /** Highest sequence number received, with its cycle count in the upper 16 bits. */
   extendedHighestSequence: number;
   /** Interarrival jitter in RTP timestamp units. */
   jitter: number;
@@ -45,46 +47,65 @@ export interface ReportBlock {
 
 /** Sender report (PT 200). */
 export interface SenderReport {
+  /** Sender report. */
   type: "sr";
+  /** The sender. */
   ssrc: number;
-  /** NTP timestamp, seconds since 1900 (msw) and binary fraction (lsw). */
+  /** NTP timestamp: seconds since 1900 (most significant word). */
   ntpSeconds: number;
+  /** NTP timestamp: binary fraction of a second (least significant word). */
   ntpFraction: number;
+  /** The RTP time of the same instant as the NTP timestamp. */
   rtpTimestamp: number;
+  /** RTP packets sent so far. */
   packetCount: number;
+  /** RTP payload bytes sent so far. */
   octetCount: number;
+  /** What the sender received from others. */
   reports: ReportBlock[];
 }
 
 /** Receiver report (PT 201). */
 export interface ReceiverReport {
+  /** Receiver report. */
   type: "rr";
+  /** The receiver. */
   ssrc: number;
+  /** One block per source received. */
   reports: ReportBlock[];
 }
 
 /** One SDES chunk: a source and its items (1 = CNAME, 2 = NAME, … 8 = PRIV). */
 export interface SdesChunk {
+  /** The source described. */
   ssrc: number;
+  /** Its items: type (1 = CNAME, …) and text. */
   items: { type: number; text: string }[];
 }
 
 /** Source description (PT 202). */
 export interface SourceDescription {
+  /** Source description. */
   type: "sdes";
+  /** One chunk per source. */
   chunks: SdesChunk[];
 }
 
 /** Goodbye (PT 203). */
 export interface Goodbye {
+  /** Goodbye. */
   type: "bye";
+  /** The sources that leave. */
   sources: number[];
+  /** Why, when given. */
   reason?: string;
 }
 
 /** A packet of a type this module does not model (APP, XR, feedback, …). */
 export interface UnknownRtcp {
+  /** A type not modelled here. */
   type: "unknown";
+  /** The packet type byte (e.g. 204 for APP). */
   packetType: number;
   /** The count field of the header. */
   count: number;

@@ -74,6 +74,22 @@ export type RtpPacketInit =
  *
  * The payload is a view into `bytes`, not a copy.
  *
+ * @example Read the fields of a datagram
+ * ```ts
+ * import { parseRtpPacket, serializeRtpPacket } from "../../mod.ts";
+ *
+ * const bytes = serializeRtpPacket({
+ *   payloadType: 26,
+ *   sequenceNumber: 101,
+ *   timestamp: 450_000,
+ *   ssrc: 0x1234abcd,
+ *   marker: true,
+ *   payload: new Uint8Array([1, 2, 3]),
+ * });
+ * const packet = parseRtpPacket(bytes);
+ * console.log(packet.sequenceNumber, packet.marker, packet.payload.length); // 101 true 3
+ * ```
+ *
  * @throws {ParseError} when the packet is shorter than its header says, or not version 2.
  */
 export function parseRtpPacket(bytes: Uint8Array): RtpPacket {
@@ -155,6 +171,20 @@ export function rtpPacketSize(packet: RtpPacketInit): number {
 
 /**
  * Encode an RTP packet into a new buffer.
+ *
+ * @example Make a packet (version 2 is implied)
+ * ```ts
+ * import { serializeRtpPacket } from "../../mod.ts";
+ *
+ * const bytes = serializeRtpPacket({
+ *   payloadType: 26,
+ *   sequenceNumber: 1,
+ *   timestamp: 0,
+ *   ssrc: 42,
+ *   payload: new Uint8Array(100),
+ * });
+ * console.log(bytes.length); // 112: a 12-byte header and the payload
+ * ```
  *
  * @throws {RangeError} when a field is outside its range (PT > 127, > 15 CSRCs,
  * extension not a multiple of 4 bytes, padding not 0–255).

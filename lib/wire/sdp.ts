@@ -20,6 +20,7 @@ export interface JpegSdp {
   fps?: number;
   /** Picture size (`a=x-dimensions`, written only when a side exceeds 2040). */
   width?: number;
+  /** Picture height in pixels. */
   height?: number;
   /** Average bit rate in kbit/s (`b=AS`). */
   kbitPerSec?: number;
@@ -70,7 +71,9 @@ export interface SdpMedia {
 
 /** A parsed SDP: session attributes and media sections. */
 export interface ParsedSdp {
+  /** Session-level attributes (`a=name:value`), by name. */
   attributes: Map<string, string>;
+  /** The media sections, in order. */
   media: SdpMedia[];
 }
 

@@ -7,7 +7,9 @@ import { ParseError } from "./errors.ts";
 
 /** A Session header: the id and the optional timeout in seconds. */
 export interface SessionHeader {
+  /** The session id. */
   id: string;
+  /** Seconds of silence after which the server may end the session. */
   timeout?: number;
 }
 

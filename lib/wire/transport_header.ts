@@ -8,7 +8,9 @@ import { ParseError } from "./errors.ts";
 
 /** An inclusive port range such as `5008-5009`; `end` is absent for one port. */
 export interface PortRange {
+  /** First port (or channel). */
   start: number;
+  /** Last port (or channel), when a range. */
   end?: number;
 }
 
@@ -22,16 +24,23 @@ export interface TransportSpec {
   lowerTransport: string;
   /** True unless the spec says `multicast`. */
   unicast: boolean;
+  /** The client's RTP and RTCP ports. */
   clientPort?: PortRange;
+  /** The server's RTP and RTCP ports. */
   serverPort?: PortRange;
   /** Multicast `port=`. */
   port?: PortRange;
+  /** RTP and RTCP channels on the RTSP connection (§10.12). */
   interleaved?: PortRange;
   /** SSRC as a number (the header carries it as 8 hex digits). */
   ssrc?: number;
+  /** Where the stream goes, when not to the requester. */
   destination?: string;
+  /** Where the stream comes from. */
   source?: string;
+  /** Multicast time to live. */
   ttl?: number;
+  /** `PLAY` or `RECORD`. */
   mode?: string;
   /** Parameters this parser does not model, kept verbatim (`name` or `name=value`). */
   extra: string[];

@@ -14,10 +14,15 @@ const BUCKETS = Math.round(RANGE_MS / RESOLUTION_MS);
 
 /** Percentiles of the delays recorded, in ms. */
 export interface LatencySummary {
+  /** Samples recorded. */
   count: number;
+  /** Median, ms. */
   p50: number;
+  /** 99th percentile, ms. */
   p99: number;
+  /** 99.9th percentile, ms. */
   p999: number;
+  /** Largest sample, ms. */
   max: number;
 }
 

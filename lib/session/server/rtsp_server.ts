@@ -17,6 +17,7 @@ import { type PairCounters, UdpPortPair } from "../../net/udp_port_pair.ts";
 import { RTP_HEADER_SIZE } from "../../wire/rtp_packet.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
+import { SERVER_METHODS } from "./method_table.ts";
 import { acceptConnections, type ServerConn } from "./server_conn.ts";
 import type { ServerContext, ServerCounters } from "./server_context.ts";
 import {
@@ -25,7 +26,7 @@ import {
   type RtspServerOptions,
 } from "./server_options.ts";
 import { ServerRtcp } from "./server_rtcp.ts";
-import type { ServerSession } from "./server_session.ts";
+import type { SessionInfo } from "./server_session.ts";
 import { SessionTable } from "./session_table.ts";
 import { StreamCatalog } from "./stream_catalog.ts";
 
@@ -115,6 +116,7 @@ export class RtspServer {
       }),
       sessions: this.#sessions,
       rtcp: this.#rtcp,
+      methods: SERVER_METHODS,
       get closing(): boolean {
         return closing();
       },
@@ -163,7 +165,7 @@ export class RtspServer {
   }
 
   /** Live sessions by id. */
-  get sessions(): ReadonlyMap<string, ServerSession> {
+  get sessions(): ReadonlyMap<string, SessionInfo> {
     return this.#sessions.byId;
   }
 

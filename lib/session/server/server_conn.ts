@@ -20,9 +20,9 @@ import {
 import { RtspParseError } from "../../wire/rtsp_parser.ts";
 import { parseSession } from "../../wire/session_header.ts";
 import { InterleavedBatch } from "./interleaved_batch.ts";
-import { METHODS, SERVER_METHODS } from "./method_table.ts";
+import { METHODS } from "./method_table.ts";
 import { RtspError } from "./rtsp_error.ts";
-import type { RequestContext, ServerContext } from "./server_context.ts";
+import type { RequestConnection, RequestContext, ServerContext } from "./server_context.ts";
 import type { ServerSession } from "./server_session.ts";
 
 /**
@@ -68,7 +68,7 @@ export async function acceptConnections(
 }
 
 /** One RTSP connection and the sessions set up on it. */
-export class ServerConn {
+export class ServerConn implements RequestConnection {
   readonly rtsp: RtspConnection;
   /** `host:port` of the client, for logs. */
   readonly peer: string;
@@ -182,7 +182,7 @@ export class ServerConn {
       const method = METHODS[request.method];
       if (!method) {
         throw new RtspError(501, `method ${request.method} is not implemented`, {
-          Allow: SERVER_METHODS.join(", "),
+          Allow: this.#server.methods.join(", "),
         });
       }
       const session = method.session === "none" ? undefined : this.#sessionOf(request);

@@ -6,9 +6,10 @@
  * @module
  */
 import type { Clock } from "../../net/clock.ts";
+import type { RtspConnection } from "../../net/rtsp_connection.ts";
 import type { UdpPortPair } from "../../net/udp_port_pair.ts";
 import type { RtspRequest } from "../../wire/rtsp_message.ts";
-import type { ServerConn } from "./server_conn.ts";
+import type { InterleavedBatch } from "./interleaved_batch.ts";
 import type { ResolvedServerOptions } from "./server_options.ts";
 import type { ServerRtcp } from "./server_rtcp.ts";
 import type { ServerSession } from "./server_session.ts";
@@ -17,14 +18,19 @@ import type { StreamCatalog } from "./stream_catalog.ts";
 
 /** Counters for the whole server. */
 export interface ServerCounters {
+  /** Connections accepted. */
   connections: number;
+  /** Requests answered. */
   requests: number;
+  /** Requests answered with an error status. */
   badRequests: number;
+  /** Sessions set up. */
   sessionsCreated: number;
   /** UDP sends that failed (such as an ICMP port unreachable from a vanished client). */
   readonly sendErrors: number;
   /** RTCP packets received from clients, and those that did not parse. */
   readonly rtcpReceived: number;
+  /** RTCP packets from clients that did not parse. */
   readonly rtcpMalformed: number;
   /** RTP packets dropped because a TCP client could not keep up. */
   interleavedDropped: number;
@@ -32,6 +38,7 @@ export interface ServerCounters {
   sessionsTimedOut: number;
   /** Connections closed for being idle, and refused for being over the limit. */
   connectionsIdled: number;
+  /** Connections refused for being over the limit. */
   connectionsRefused: number;
 }
 
@@ -47,12 +54,27 @@ export interface ServerContext {
   readonly rtcp: ServerRtcp;
   /** Whether the server is shutting down (no new sessions). */
   readonly closing: boolean;
+  /** The methods the server implements, as OPTIONS lists them. */
+  readonly methods: readonly string[];
+}
+
+/** The RTSP connection a request came on (`server_conn.ts`), as a handler sees it. */
+export interface RequestConnection {
+  readonly rtsp: RtspConnection;
+  /** The sessions set up on this connection (only it may use them). */
+  readonly sessions: Set<ServerSession>;
+  /** Interleaved RTP of this connection's sessions (made on first use). */
+  readonly interleaved: InterleavedBatch;
+  /** Interleaved channels the connection's sessions use. */
+  readonly usedChannels: ReadonlySet<number>;
+  /** End one of this connection's sessions: it leaves the server and says BYE. */
+  endSession(session: ServerSession, reason: string): void;
 }
 
 /** One request as a method handler sees it. */
 export interface RequestContext {
   readonly server: ServerContext;
-  readonly conn: ServerConn;
+  readonly conn: RequestConnection;
   readonly request: RtspRequest;
   /** The session the request names, found and state-checked (when the method takes one). */
   readonly session?: ServerSession;

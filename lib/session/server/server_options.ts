@@ -100,10 +100,12 @@ export type ResolvedServerOptions =
 export class ServerOptionError extends RangeError {
   /** The option's name in {@linkcode RtspServerOptions}, e.g. `sessionTimeout`. */
   readonly option: string;
+  /** The value given. */
   readonly value: unknown;
   /** What the option must be, e.g. "a number above 0". */
   readonly rule: string;
 
+  /** An option out of range: `option` is its name, `rule` what it must be. */
   constructor(option: string, value: unknown, rule: string) {
     super(`Cannot use ${option} ${JSON.stringify(value) ?? String(value)}: must be ${rule}`);
     this.name = "ServerOptionError";

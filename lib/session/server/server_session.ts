@@ -74,21 +74,51 @@ export interface SessionPlayStart extends PlayStart {
 /** Largest JPEG that fits one RTP datagram with the 12-byte header. */
 export const MAX_LAB_FRAME = MAX_UDP_PAYLOAD - RTP_HEADER_SIZE;
 
+/** What the server tells about one of its sessions ({@linkcode RtspServer.sessions}). */
+export interface SessionInfo {
+  /** The session id (the Session header). */
+  readonly id: string;
+  /** The dialect it was set up in. */
+  readonly dialect: Dialect;
+  /** The stream's name as requested, e.g. `video.mjpeg`. */
+  readonly streamName: string;
+  /** READY or PLAYING (a session that ended is no longer listed). */
+  readonly state: SessionState;
+  /** Where its packets go, e.g. `udp 127.0.0.1:5008-5009` or `tcp channels 0-1`. */
+  readonly transportDescription: string;
+  /** The SSRC of its RTP. */
+  readonly ssrc: number;
+  /** RTP packets and payload bytes sent (RFC 3550 sender counts). */
+  readonly packetsSent: number;
+  /** Payload bytes sent. */
+  readonly octetsSent: number;
+  /** Frames sent, and frames skipped (too large for a lab datagram). */
+  readonly framesSent: number;
+  /** Frames skipped (too large for a lab datagram). */
+  readonly framesSkipped: number;
+  /** Media time of the next frame, in seconds. */
+  readonly positionSec: number;
+  /** When the client last showed it is alive (a request or RTCP), on the server's clock, ms. */
+  readonly lastActivity: number;
+}
+
 /** A session's state, stream and transport. */
-export class ServerSession {
+export class ServerSession implements SessionInfo {
   readonly id: string;
   readonly dialect: Dialect;
   readonly streamName: string;
+  /** The URL SETUP named, for RTP-Info. */
   readonly controlUrl: string;
+  /** What it plays. */
   readonly stream: ServedStream;
   readonly ssrc: number;
+  /** Where its packets go. */
   readonly transport: MediaTransport;
+  /** Its playback of the stream. */
   readonly player: Player;
-  /** Packets and payload bytes sent (RFC 3550 sender counts), frames skipped. */
   packetsSent = 0;
   octetsSent = 0;
   framesSkipped = 0;
-  /** Last time (monotonic ms) the client showed it is alive: a request or RTCP. */
   lastActivity: number;
   #state: SessionState = "ready";
   readonly #options: ServerSessionOptions;
@@ -126,6 +156,18 @@ export class ServerSession {
     return this.dialect === "lab"
       ? this.id
       : serializeSession({ id: this.id, timeout: this.#options.timeoutSec });
+  }
+
+  get transportDescription(): string {
+    return this.transport.description;
+  }
+
+  get framesSent(): number {
+    return this.player.sent;
+  }
+
+  get positionSec(): number {
+    return this.player.positionSec;
   }
 
   /** INIT (torn down), READY or PLAYING. */

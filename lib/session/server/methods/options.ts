@@ -6,13 +6,12 @@
  * @module
  */
 import { createResponse, type RtspResponse } from "../../../wire/rtsp_message.ts";
-import { SERVER_METHODS } from "../method_table.ts";
 import type { RequestContext } from "../server_context.ts";
 
 /** Answer OPTIONS with `Public`. */
-export function options({ session }: RequestContext): RtspResponse {
+export function options({ server, session }: RequestContext): RtspResponse {
   const response = createResponse(200);
   if (session) response.headers.set("Session", session.header);
-  response.headers.set("Public", SERVER_METHODS.join(", "));
+  response.headers.set("Public", server.methods.join(", "));
   return response;
 }
