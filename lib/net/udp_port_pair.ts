@@ -67,6 +67,14 @@ export interface UdpPortPairOptions {
  */
 export const MAX_SENDS_IN_FLIGHT = 8192;
 
+/** A datagram held until the sockets' first turn of the event loop. */
+interface EarlySend {
+  conn: Deno.DatagramConn;
+  data: Uint8Array;
+  hostname: string;
+  port: number;
+}
+
 /** Bytes of RTP headers stamped per arena (then a new one is started). */
 const HEADER_ARENA_BYTES = 64 * 1024;
 /** Send buffer of the batched RTP socket: a flush may queue many 64 KB GSO messages. */
@@ -97,6 +105,13 @@ export class UdpPortPair {
   /** Why batched sending is not used, when it is not. */
   readonly portableReason: string | undefined;
   readonly #loops: Promise<void>[];
+  /**
+   * Sends made before the sockets' first turn of the event loop, held until
+   * the next turn: Deno completes many sends on a socket it has not yet
+   * polled in reverse order, so a first burst would arrive reversed.
+   */
+  #early: EarlySend[] | undefined = [];
+  readonly #earlyTimer: ReturnType<typeof setTimeout>;
   #closed = false;
   #inFlight = 0;
   #headers = new Uint8Array(HEADER_ARENA_BYTES);
@@ -110,6 +125,7 @@ export class UdpPortPair {
   ) {
     this.#rtcp = rtcp;
     this.portableReason = portableReason;
+    this.#earlyTimer = setTimeout(this.#sendEarly, 0);
     const rtcpLoop = this.#receive(rtcp, (d) => {
       this.#counters.rtcpReceived++;
       onRtcp(d);
@@ -290,9 +306,22 @@ export class UdpPortPair {
       return false;
     }
     this.#inFlight++;
-    conn.send(data, { transport: "udp", hostname, port }).then(this.#onSent, this.#onSendError);
+    if (this.#early) this.#early.push({ conn, data, hostname, port });
+    else {conn.send(data, { transport: "udp", hostname, port }).then(
+        this.#onSent,
+        this.#onSendError,
+      );}
     return true;
   }
+
+  /** The sockets have had their first turn: make the sends held until now, in order. */
+  #sendEarly = (): void => {
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    for (const { conn, data, hostname, port } of early) {
+      conn.send(data, { transport: "udp", hostname, port }).then(this.#onSent, this.#onSendError);
+    }
+  };
 
   #onSent = (): void => {
     this.#inFlight--;
@@ -327,6 +356,8 @@ export class UdpPortPair {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#earlyTimer);
+    this.#early = undefined;
     this.#rtp?.close();
     const closing = this.#batched?.close();
     this.#rtcp.close();
