@@ -54,20 +54,26 @@ export class ServerRtcp implements SessionRtcp {
     this.#options = options;
   }
 
+  /**
+   * A report right after the first frame of a PLAY (so it follows the RTP it
+   * describes), then every interval. A seek while playing gets its report at
+   * once too: RTP time jumped, and receivers map it to wall time by reports.
+   */
   start(session: ServerSession): void {
     if (session.dialect === "lab") return; // the lab's client expects no RTCP
     this.#cancel(this.#byes, session);
-    if (this.#reports.has(session)) return;
-    const interval = this.#options.intervalSec * 1000;
-    const task: PacedTask = {
-      onDue: (now) => {
-        session.transport.sendRtcp(this.report(session, now));
-        return now + interval;
-      },
-    };
-    this.#reports.set(session, task);
-    this.#speaking.add(session);
-    // Right after the first frame, so the report follows the RTP it describes.
+    let task = this.#reports.get(session);
+    if (!task) {
+      const interval = this.#options.intervalSec * 1000;
+      task = {
+        onDue: (now) => {
+          session.transport.sendRtcp(this.report(session, now));
+          return now + interval;
+        },
+      };
+      this.#reports.set(session, task);
+      this.#speaking.add(session);
+    }
     this.#options.pacer.schedule(task, this.#options.clock.now() + 1);
   }
 
