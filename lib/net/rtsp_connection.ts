@@ -32,6 +32,10 @@ export class RtspConnection {
 
   constructor(conn: Deno.Conn, options: RtspConnectionOptions = {}) {
     this.conn = conn;
+    // Replies and interleaved packets go out the moment they are ready: with
+    // Nagle's algorithm a small write waits for the peer's ACK of the one
+    // before, and a peer that delays its ACKs (Linux: 40 ms) delays it as long.
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     this.#parser = new RtspParser(options);
     this.#idleFlushMs = options.idleFlushMs ?? 40;
     this.#clock = options.clock ?? realClock;

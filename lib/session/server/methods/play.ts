@@ -41,7 +41,8 @@ export function play({ request, session }: RequestContext): RtspResponse {
   const scale = scaleHeader === undefined ? 1 : supportedScale(scaleHeader);
   let started;
   try {
-    started = s.play({ start: range?.start, end: range?.end, scale });
+    // `npt=-B` (no start) plays from the beginning (RFC 2326 §3.6).
+    started = s.play({ start: range ? range.start ?? 0 : undefined, end: range?.end, scale });
   } catch (error) {
     if (error instanceof InvalidRangeError) throw new RtspError(457, error.message);
     throw error;
