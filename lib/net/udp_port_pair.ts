@@ -67,9 +67,8 @@ export interface UdpPortPairOptions {
  */
 export const MAX_SENDS_IN_FLIGHT = 8192;
 
-/** A datagram held until the sockets' first turn of the event loop. */
+/** A datagram held until its socket's first send is done. */
 interface EarlySend {
-  conn: Deno.DatagramConn;
   data: Uint8Array;
   hostname: string;
   port: number;
@@ -106,12 +105,14 @@ export class UdpPortPair {
   readonly portableReason: string | undefined;
   readonly #loops: Promise<void>[];
   /**
-   * Sends made before the sockets' first turn of the event loop, held until
-   * the next turn: Deno completes many sends on a socket it has not yet
-   * polled in reverse order, so a first burst would arrive reversed.
+   * Deno completes many sends on a socket that has not yet sent anything in
+   * reverse order, so a first burst would arrive reversed: a socket's first
+   * datagram goes alone, and what is sent while it is under way waits for it
+   * here, in order.
    */
-  #early: EarlySend[] | undefined = [];
-  readonly #earlyTimer: ReturnType<typeof setTimeout>;
+  readonly #waiting = new Map<Deno.DatagramConn, EarlySend[]>();
+  /** Sockets whose first send is done. */
+  readonly #started = new Set<Deno.DatagramConn>();
   #closed = false;
   #inFlight = 0;
   #headers = new Uint8Array(HEADER_ARENA_BYTES);
@@ -125,7 +126,6 @@ export class UdpPortPair {
   ) {
     this.#rtcp = rtcp;
     this.portableReason = portableReason;
-    this.#earlyTimer = setTimeout(this.#sendEarly, 0);
     const rtcpLoop = this.#receive(rtcp, (d) => {
       this.#counters.rtcpReceived++;
       onRtcp(d);
@@ -306,22 +306,32 @@ export class UdpPortPair {
       return false;
     }
     this.#inFlight++;
-    if (this.#early) this.#early.push({ conn, data, hostname, port });
-    else {conn.send(data, { transport: "udp", hostname, port }).then(
-        this.#onSent,
-        this.#onSendError,
-      );}
+    const to = { transport: "udp" as const, hostname, port };
+    if (this.#started.has(conn)) {
+      conn.send(data, to).then(this.#onSent, this.#onSendError);
+      return true;
+    }
+    const waiting = this.#waiting.get(conn);
+    if (waiting) {
+      waiting.push({ data, hostname, port });
+      return true;
+    }
+    this.#waiting.set(conn, []);
+    const release = () => {
+      this.#started.add(conn);
+      const held = this.#waiting.get(conn) ?? [];
+      this.#waiting.delete(conn);
+      for (const d of held) {
+        conn.send(d.data, { transport: "udp", hostname: d.hostname, port: d.port })
+          .then(this.#onSent, this.#onSendError);
+      }
+    };
+    conn.send(data, to).then(
+      () => (this.#onSent(), release()),
+      () => (this.#onSendError(), release()),
+    );
     return true;
   }
-
-  /** The sockets have had their first turn: make the sends held until now, in order. */
-  #sendEarly = (): void => {
-    const early = this.#early ?? [];
-    this.#early = undefined;
-    for (const { conn, data, hostname, port } of early) {
-      conn.send(data, { transport: "udp", hostname, port }).then(this.#onSent, this.#onSendError);
-    }
-  };
 
   #onSent = (): void => {
     this.#inFlight--;
@@ -356,8 +366,7 @@ export class UdpPortPair {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#earlyTimer);
-    this.#early = undefined;
+    this.#waiting.clear();
     this.#rtp?.close();
     const closing = this.#batched?.close();
     this.#rtcp.close();
