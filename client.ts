@@ -12,6 +12,20 @@ import {
   RtspClientError,
   StreamClient,
 } from "./mod.ts";
+import type { RtspResponse } from "./lib/wire/rtsp_message.ts";
+import {
+  checkPlayRange,
+  checkReceiveLimits,
+  CLIENT_DEFAULTS as D,
+  ClientOptionError,
+  type PlayRange,
+  type ReceiveLimits,
+  resolveClientOptions,
+  type StreamClientOptions,
+} from "./lib/session/client/client_options.ts";
+
+/** The interactive commands, as the help and the prompt list them. */
+const COMMANDS = "setup, play, pause, seek SEC, teardown, stats, quit";
 
 const USAGE = `Usage: rtsp-client <server_host> <server_port> <rtp_port> <video_file> [options]
        rtsp-client rtsp://host[:port]/path [options]
@@ -24,19 +38,26 @@ standard RTSP), receives until the stream ends (an RTCP BYE, or silence, or
 
 Options:
   --out DIR          write each complete frame as DIR/frame_NNNNNN.jpg
+                     (NNNNNN = its frame number in the file, from 1)
   --frames N         stop after N complete frames
   --duration SEC     stop after SEC seconds of receiving
-  --end-after SEC    the stream has ended when no packet came for SEC s (default 2)
+  --end-after SEC    the stream has ended when no packet came for SEC s (default ${D.endAfterSec})
+  --start SEC        play from SEC seconds into the stream (PLAY with a Range;
+                     standard RTSP only)
+  --end SEC          stop the stream at SEC seconds (after --start)
   --mjpeg FILE       also record complete frames into FILE in the lab MJPEG format
   --stats FILE       also write the statistics as JSON to FILE
   --dialect D        auto (default: standard RTSP, or the lab's dialect when the
-                     server does not answer OPTIONS within 0.5 s), lab (the lab's
+                     server does not answer OPTIONS within ${
+  D.autoTimeoutMs / 1000
+} s), lab (the lab's
                      exact format) or rtsp (standard RTSP)
   --transport T      udp (default) or tcp (RTP interleaved on the RTSP connection;
                      standard RTSP only)
-  --rtp-port N       RTP port for the rtsp:// form (default 0: a free one)
+  --rtp-port N       RTP port for the rtsp:// form (default ${D.rtpPort}: a free one)
   --interactive      read commands from stdin, one per line: setup, play,
-                     pause, teardown, stats, quit (the lab's four buttons)
+                     pause, seek SEC, teardown, stats, quit (the lab's four
+                     buttons; seek SEC plays from SEC seconds, standard RTSP)
   --quiet            no live status line
   -h, --help         this help
 
@@ -50,11 +71,39 @@ function usageError(message: string): never {
   Deno.exit(EXIT_USAGE);
 }
 
-function positiveNumber(name: string, text: string | undefined): number | undefined {
+/** A flag's number; NaN for an empty value, so that the library refuses it. */
+function numberOf(text: string): number;
+function numberOf(text: string | undefined): number | undefined;
+function numberOf(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!(n > 0) || !Number.isFinite(n)) usageError(`${name} "${text}" is not a positive number`);
-  return n;
+  return text.trim() === "" ? NaN : Number(text);
+}
+
+/** Where each library option comes from on the command line, for usage errors. */
+const FLAGS: Record<string, string> = {
+  port: "server_port",
+  dialect: "--dialect",
+  transport: "--transport",
+  frames: "--frames",
+  durationSec: "--duration",
+  endAfterSec: "--end-after",
+  start: "--start",
+  end: "--end",
+};
+
+/**
+ * A usage error for an option the library refused: its flag, the text given, and the rule.
+ *
+ * @param texts What was given on the command line for each option, and its flag when not in FLAGS.
+ */
+function optionError(
+  error: ClientOptionError,
+  texts: Record<string, string | undefined>,
+  flags: Record<string, string>,
+): never {
+  const flag = flags[error.option] ?? FLAGS[error.option] ?? error.option;
+  const text = texts[error.option] ?? String(error.value);
+  usageError(`${flag} "${text}" is not valid: must be ${error.rule}`);
 }
 
 function parse() {
@@ -67,12 +116,14 @@ function parse() {
         out: { type: "string" },
         frames: { type: "string" },
         duration: { type: "string" },
-        "end-after": { type: "string", default: "2" },
+        "end-after": { type: "string", default: String(D.endAfterSec) },
+        start: { type: "string" },
+        end: { type: "string" },
         stats: { type: "string" },
         mjpeg: { type: "string" },
-        dialect: { type: "string", default: "auto" },
-        transport: { type: "string", default: "udp" },
-        "rtp-port": { type: "string", default: "0" },
+        dialect: { type: "string", default: D.dialect },
+        transport: { type: "string", default: D.transport },
+        "rtp-port": { type: "string", default: String(D.rtpPort) },
         interactive: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -103,39 +154,54 @@ function parse() {
   } else {
     usageError("expected <server_host> <server_port> <rtp_port> <video_file>, or an rtsp:// URL");
   }
-  const port = Number(portText);
-  const rtpPort = Number(rtpText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    usageError(`server_port "${portText}" is not a port number`);
-  }
-  if (!Number.isInteger(rtpPort) || rtpPort < 0 || rtpPort > 65534) {
-    usageError(`rtp_port "${rtpText}" is not a port number`);
-  }
-  if (!["auto", "lab", "rtsp"].includes(values.dialect)) {
-    usageError(`--dialect "${values.dialect}" must be auto, lab or rtsp`);
-  }
-  if (values.transport !== "udp" && values.transport !== "tcp") {
-    usageError(`--transport "${values.transport}" must be udp or tcp`);
-  }
-  if (values.transport === "tcp" && values.dialect === "lab") {
-    usageError("--transport tcp needs standard RTSP; the lab dialect carries RTP over UDP only");
-  }
-  const frames = positiveNumber("--frames", values.frames);
-  if (frames !== undefined && !Number.isInteger(frames)) {
-    usageError("--frames must be a whole number");
-  }
-  return {
+  const client: StreamClientOptions = {
     host,
-    port,
-    rtpPort,
+    port: numberOf(portText),
+    rtpPort: numberOf(rtpText),
     resource,
-    dialect: values.dialect as "auto" | "lab" | "rtsp",
-    transport: values.transport as "udp" | "tcp",
+    dialect: values.dialect as StreamClientOptions["dialect"],
+    transport: values.transport as StreamClientOptions["transport"],
     outDir: values.out,
     mjpegFile: values.mjpeg,
-    frames,
-    durationSec: positiveNumber("--duration", values.duration),
-    endAfterSec: positiveNumber("--end-after", values["end-after"])!,
+  };
+  const limits: ReceiveLimits = {
+    frames: numberOf(values.frames),
+    durationSec: numberOf(values.duration),
+    endAfterSec: numberOf(values["end-after"]),
+    firstPacketTimeoutSec: D.firstPacketTimeoutSec,
+  };
+  const range: PlayRange = { start: numberOf(values.start), end: numberOf(values.end) };
+  const texts: Record<string, string | undefined> = {
+    port: portText,
+    rtpPort: rtpText,
+    frames: values.frames,
+    durationSec: values.duration,
+    endAfterSec: values["end-after"],
+    start: values.start,
+    end: values.end,
+  };
+  const seeking = range.start !== undefined || range.end !== undefined;
+  try {
+    resolveClientOptions(client);
+    checkReceiveLimits(limits);
+    if (seeking) checkPlayRange(range);
+  } catch (error) {
+    if (error instanceof ClientOptionError) {
+      optionError(error, texts, { rtpPort: positionals.length === 1 ? "--rtp-port" : "rtp_port" });
+    }
+    throw error;
+  }
+  if (seeking && values.dialect === "lab") {
+    const flag = range.start !== undefined ? "--start" : "--end";
+    usageError(`${flag} needs standard RTSP; the lab dialect's PLAY carries no Range`);
+  }
+  if (seeking && values.interactive) {
+    usageError("--start and --end are for a plain run; in --interactive, use seek SEC");
+  }
+  return {
+    client,
+    limits,
+    range: seeking ? range : undefined,
     statsFile: values.stats,
     interactive: values.interactive,
     quiet: values.quiet,
@@ -169,11 +235,12 @@ async function report(client: StreamClient, options: Options): Promise<void> {
   clearStatus(options);
   const summary = client.stats.summary();
   console.log(formatSummary(summary));
-  if (options.outDir !== undefined && summary.framesReceived > 0) {
-    console.log(`frames written to ${options.outDir} (${frameFileName(1)}, ...)`);
+  const { outDir, mjpegFile } = options.client;
+  if (outDir !== undefined && client.firstFrameNumber !== undefined) {
+    console.log(`frames written to ${outDir} (${frameFileName(client.firstFrameNumber)}, ...)`);
   }
-  if (options.mjpegFile !== undefined && summary.framesReceived > 0) {
-    console.log(`recording written to ${options.mjpegFile} (lab MJPEG)`);
+  if (mjpegFile !== undefined && summary.framesReceived > 0) {
+    console.log(`recording written to ${mjpegFile} (lab MJPEG)`);
   }
   for (const line of client.damaged) console.error(`rtsp-client: damaged ${line}`);
   if (options.statsFile !== undefined) {
@@ -186,15 +253,13 @@ async function plainRun(
   options: Options,
   signal: AbortSignal,
 ): Promise<number> {
+  if (options.range !== undefined && client.dialect === "lab") {
+    const flag = options.range.start !== undefined ? "--start" : "--end";
+    throw new Error(`${flag} needs standard RTSP, and the server speaks the lab dialect`);
+  }
   await client.setup();
-  await client.play();
-  const end = await client.receive({
-    frames: options.frames,
-    durationSec: options.durationSec,
-    endAfterSec: options.endAfterSec,
-    firstPacketTimeoutSec: 10,
-    signal,
-  });
+  await client.play(options.range);
+  const end = await client.receive({ ...options.limits, signal });
   await client.teardown();
   if (end === "aborted") console.error("rtsp-client: interrupted; session torn down");
   if (client.stats.framesReceived === 0) {
@@ -215,6 +280,22 @@ async function* stdinLines(): AsyncGenerator<string> {
   if (pending !== "") yield pending;
 }
 
+/**
+ * A reply as the interactive mode prints it: status and session, then for
+ * PLAY the range played and for PAUSE where it stopped, when the server said.
+ */
+function describeReply(client: StreamClient, reply: RtspResponse, method: string): string {
+  const info = client.playInfo;
+  let where = "";
+  if (method === "PLAY" && info?.startSec !== undefined) {
+    where = `, npt ${info.startSec.toFixed(3)}-${info.endSec?.toFixed(3) ?? ""}`;
+  } else if (method === "PAUSE" && client.pausedAtSec !== undefined) {
+    where = `, at npt ${client.pausedAtSec.toFixed(3)}`;
+  }
+  const session = client.rtsp.session ? ` (session ${client.rtsp.session})` : "";
+  return `${reply.status} ${reply.reason}${session}${reply.status === 200 ? where : ""}`;
+}
+
 async function interactiveRun(
   client: StreamClient,
   options: Options,
@@ -223,15 +304,40 @@ async function interactiveRun(
   const stop = new AbortController();
   signal.addEventListener("abort", () => stop.abort());
   let receiving: Promise<unknown> | undefined;
+  let received = true;
+  /** Receive in the background; again after the stream ended (a BYE) when PLAY starts it anew. */
+  const startReceiving = () => {
+    if (!received) return;
+    received = false;
+    receiving = client.receive({ signal: stop.signal, frames: options.limits.frames })
+      .catch((e) => console.error(`rtsp-client: ${e instanceof Error ? e.message : e}`))
+      .finally(() => received = true);
+  };
   const lines = stdinLines();
-  console.log("commands: setup, play, pause, teardown, stats, quit");
+  console.log(`commands: ${COMMANDS}`);
   for await (const raw of lines) {
-    const command = raw.trim().toLowerCase();
+    const [name = "", ...args] = raw.trim().split(/\s+/);
+    const command = name.toLowerCase();
     if (command === "") continue;
     try {
       if (command === "quit" || command === "exit") break;
       if (command === "stats") {
         console.log(formatSummary(client.stats.summary()));
+        continue;
+      }
+      if (command === "seek") {
+        const sec = args.length === 1 ? numberOf(args[0]) : NaN;
+        if (Number.isNaN(sec)) {
+          console.log(`SEEK failed: expected a position in seconds, as in "seek 2"`);
+          continue;
+        }
+        const reply = await client.seek(sec);
+        if (reply === undefined) {
+          console.log(`SEEK: the next play starts at npt ${sec.toFixed(3)}`);
+          continue;
+        }
+        console.log(`SEEK: ${describeReply(client, reply, "PLAY")}`);
+        startReceiving();
         continue;
       }
       const action = {
@@ -241,26 +347,21 @@ async function interactiveRun(
         teardown: () => client.teardown(),
       }[command];
       if (!action) {
-        console.log(
-          `unknown command "${command}"; commands: setup, play, pause, teardown, stats, quit`,
-        );
+        console.log(`unknown command "${command}"; commands: ${COMMANDS}`);
         continue;
       }
       const reply = await action();
-      console.log(
-        `${command.toUpperCase()}: ${reply.status} ${reply.reason}${
-          client.rtsp.session ? ` (session ${client.rtsp.session})` : ""
-        }`,
-      );
-      if (command === "setup") {
-        receiving = client.receive({ signal: stop.signal, frames: options.frames }).catch((e) =>
-          console.error(`rtsp-client: ${e instanceof Error ? e.message : e}`)
-        );
-      }
+      const method = command.toUpperCase();
+      console.log(`${method}: ${describeReply(client, reply, method)}`);
+      if (command === "setup" || command === "play") startReceiving();
       if (command === "teardown") {
         break;
       }
     } catch (error) {
+      if (error instanceof ClientOptionError) {
+        console.log(`${command.toUpperCase()} failed: ${error.message}`);
+        continue;
+      }
       if (!(error instanceof RtspClientError)) throw error;
       console.log(`${command.toUpperCase()} failed: ${error.message}`);
       if (error.status === undefined) return EXIT_FAILURE; // connection lost
@@ -278,17 +379,7 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   let client: StreamClient;
   try {
-    client = await StreamClient.open({
-      host: options.host,
-      port: options.port,
-      rtpPort: options.rtpPort,
-      resource: options.resource,
-      dialect: options.dialect,
-      transport: options.transport,
-      outDir: options.outDir,
-      mjpegFile: options.mjpegFile,
-      onProgress: statusLine(options),
-    });
+    client = await StreamClient.open({ ...options.client, onProgress: statusLine(options) });
   } catch (error) {
     console.error(`rtsp-client: ${error instanceof Error ? error.message : error}`);
     Deno.removeSignalListener("SIGINT", onSignal);

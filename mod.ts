@@ -49,14 +49,30 @@ export { type PairCounters, UDP_SEND_MODES, type UdpSendMode } from "./lib/net/u
 
 // The client.
 export {
-  type ClientDialect,
+  type PlayInfo,
   type ReceiveEnd,
-  type ReceiveLimits,
   StreamClient,
-  type StreamClientOptions,
 } from "./lib/session/client/stream_client.ts";
-export { RtspClientError } from "./lib/session/client/rtsp_client.ts";
-export { formatSummary, type ReceptionSummary } from "./lib/session/client/reception_stats.ts";
+export {
+  CLIENT_DEFAULTS,
+  type ClientDialect,
+  ClientOptionError,
+  type ClientTransport,
+  type PlayRange,
+  type ReceiveLimits,
+  type StreamClientOptions,
+} from "./lib/session/client/client_options.ts";
+export {
+  RtspClient,
+  RtspClientError,
+  type RtspClientOptions,
+} from "./lib/session/client/rtsp_client.ts";
+export { type Datagram, RtpReceiver } from "./lib/session/client/rtp_receiver.ts";
+export {
+  formatSummary,
+  ReceptionStats,
+  type ReceptionSummary,
+} from "./lib/session/client/reception_stats.ts";
 export { frameFileName } from "./lib/session/client/frame_sink.ts";
 
 // The formats, each a parse/serialize pair.
@@ -109,6 +125,8 @@ export {
   type RtpJpegPacketView,
 } from "./lib/wire/rfc2435_depacketizer.ts";
 export { isCompleteJpeg, jpegProblem } from "./lib/wire/jpeg.ts";
+export type { InterleavedFrame, MessageEnd, RtspResponse } from "./lib/wire/rtsp_message.ts";
+export { RtspHeaders } from "./lib/wire/rtsp_headers.ts";
 export {
   parseTransport,
   type PortRange,

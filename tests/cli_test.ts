@@ -281,10 +281,13 @@ Deno.test("cli: client usage errors exit 2 with a message", async () => {
   const cases: [string[], RegExp][] = [
     [[], /expected <server_host> <server_port> <rtp_port> <video_file>/],
     [["127.0.0.1", "1025", "0"], /expected <server_host>/],
-    [["127.0.0.1", "x", "0", "video.mjpeg"], /server_port "x" is not a port number/],
+    [["127.0.0.1", "x", "0", "video.mjpeg"], /server_port "x" is not valid: must be a port number/],
     [["127.0.0.1", "0", "0", "video.mjpeg"], /server_port "0"/],
     [["127.0.0.1", "1025", "-1", "video.mjpeg"], /rtp_port "-1"|-1/],
-    [["127.0.0.1", "1025", "70000", "video.mjpeg"], /rtp_port "70000" is not a port number/],
+    [
+      ["127.0.0.1", "1025", "70000", "video.mjpeg"],
+      /rtp_port "70000" is not valid: must be a port/,
+    ],
     [["127.0.0.1", "1025", "0", "video.mjpeg", "--dialect", "foo"], /--dialect "foo"/],
     [["127.0.0.1", "1025", "0", "video.mjpeg", "--frames", "1.5"], /--frames/],
     [["127.0.0.1", "1025", "0", "video.mjpeg", "--frames", "0"], /--frames "0"/],
@@ -432,7 +435,7 @@ Deno.test("cli: client --interactive runs the four buttons from stdin", async ()
       const text = stdout.state.text;
       const report = `exit ${status.code}\n--- stdout\n${text}\n--- stderr\n${stderr.state.text}`;
       assert.equal(status.code, 0, report);
-      assert.match(text, /^commands: setup, play, pause, teardown, stats, quit/, report);
+      assert.match(text, /^commands: setup, play, pause, seek SEC, teardown, stats, quit/, report);
       assert.match(text, /SETUP: 200 OK \(session \d+\)/, report);
       assert.match(text, /PLAY: 200 OK/, report);
       assert.match(text, /PAUSE: 200 OK/, report);

@@ -161,7 +161,7 @@ for (const dialect of DIALECTS) {
           assert.equal(teardown.status, 200);
           assert.equal(client.rtsp.cseq, dialect === "rtsp" ? 4 : 3, "CSeq up by one per request");
           assert.equal(server.sessions.size, 0, "TEARDOWN ends the session on the server");
-          assert.equal(session.player.sent, 200);
+          assert.equal(session.framesSent, 200);
           packetsSent = session.packetsSent;
         } finally {
           await client.close();
@@ -189,7 +189,7 @@ for (const dialect of DIALECTS) {
           const pause = await client.pause();
           assert.equal(pause.status, 200);
           assert.equal(session.state, "ready");
-          const framesAtPause = session.player.sent;
+          const framesAtPause = session.framesSent;
           const packetsAtPause = session.packetsSent;
           assert.ok(framesAtPause < 200, `paused mid-stream (${framesAtPause} frames sent)`);
 
@@ -202,7 +202,7 @@ for (const dialect of DIALECTS) {
             client.stats.framesReceived - drained <= 1,
             `${client.stats.framesReceived - drained} frames arrived while paused`,
           );
-          assert.equal(session.player.sent, framesAtPause, "no frame sent while paused");
+          assert.equal(session.framesSent, framesAtPause, "no frame sent while paused");
           assert.equal(session.packetsSent, packetsAtPause, "no packet sent while paused");
 
           const play = await client.play();

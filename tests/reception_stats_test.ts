@@ -195,3 +195,136 @@ Deno.test("formatSummary() names every figure", () => {
   assert.match(text, /jitter/);
   assert.match(text, /first frame after -/);
 });
+
+// Segments: one per PLAY (a start, a resume after PAUSE, a seek).
+
+/** Packets `seqs` paced at 20 fps from `at` ms, timestamps from `ts` (4500 units, 50 ms apart). */
+function pacedFrom(seqs: number[], ts: number, at: number): [number, number, number][] {
+  return seqs.map((seq, i) => [seq & 0xffff, (ts + i * 4500) >>> 0, at + i * 50]);
+}
+
+/** 0..n-1 shifted by `from`. */
+function range(from: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => from + i);
+}
+
+Deno.test("ReceptionStats: a pause is neither loss, jitter nor time spent playing", async (t) => {
+  // Ten packets (one per frame), PAUSE, a second of silence, PLAY, ten more.
+  const play = pacedFrom(range(100, 10), 0, 1000);
+  const resume = pacedFrom(range(110, 10), 10 * 4500, 2500);
+  await t.step("in two segments", () => {
+    const stats = new ReceptionStats();
+    stats.beginSegment(100);
+    feed(stats, play);
+    stats.beginSegment(110);
+    feed(stats, resume);
+    stats.framesReceived = 20;
+    const s = stats.summary();
+    assert.equal(s.segments, 2);
+    assert.equal(s.packetsExpected, 20);
+    assert.equal(s.packetsLost, 0);
+    assert.equal(s.jitterRtp, 0, "the transit starts afresh after the pause");
+    assert.equal(s.durationSec, 0.9, "two spans of 0.45 s; the pause is not playing time");
+    assert.equal(s.framesPerSec, 20, "(20 frames - 2 segments) / 0.9 s");
+  });
+  await t.step("counted as one (what a pause used to do)", () => {
+    const stats = new ReceptionStats();
+    feed(stats, [...play, ...resume]);
+    stats.framesReceived = 20;
+    const s = stats.summary();
+    // D = 1 s of transit = 90000 units at the resume: J = 5625, then 9 decays by 15/16.
+    assert.equal(s.jitterRtp, Number((5625 * (15 / 16) ** 9).toFixed(1)));
+    assert.equal(s.durationSec, 1.95);
+    assert.ok(s.framesPerSec < 10, `${s.framesPerSec} frames/s`);
+  });
+});
+
+Deno.test("ReceptionStats: a seek that restarts sequence numbers and timestamps is not loss", () => {
+  const stats = new ReceptionStats();
+  stats.beginSegment(1000);
+  feed(stats, pacedFrom(range(1000, 5), 0, 0));
+  stats.beginSegment(5000); // another server's seek: new sequence numbers, later media time
+  feed(stats, pacedFrom(range(5000, 5), 900_000, 300));
+  const s = stats.summary();
+  assert.equal(s.packetsExpected, 10);
+  assert.equal(s.packetsReceived, 10);
+  assert.equal(s.packetsLost, 0);
+  assert.equal(s.jitterRtp, 0);
+  assert.equal(s.segments, 2);
+});
+
+Deno.test("ReceptionStats: a segment's lost first packets count from its RTP-Info seq", () => {
+  const stats = new ReceptionStats();
+  stats.beginSegment(10);
+  feed(stats, pacedFrom([12, 13, 14], 0, 0)); // 10 and 11 lost
+  stats.beginSegment(); // no RTP-Info: the segment starts at the next packet
+  feed(stats, pacedFrom([20, 21, 22], 90_000, 1000));
+  const s = stats.summary();
+  assert.equal(s.packetsExpected, 5 + 3);
+  assert.equal(s.packetsLost, 2);
+  assert.equal(stats.reportBlock(1, 2000).cumulativeLost, 2, "receiver reports agree");
+});
+
+Deno.test("ReceptionStats: a packet sent before a seek and received after it counts for its own segment", () => {
+  const stats = new ReceptionStats();
+  stats.beginSegment(0);
+  feed(stats, pacedFrom(range(0, 5), 0, 0)); // arrive at 0..200 ms
+  stats.beginSegment(6); // the seek's reply: its packets start at 6; 5 is still on its way
+  const results = feed(stats, [
+    [6, 900_000, 260],
+    [7, 904_500, 310],
+    [5, 5 * 4500, 320], // 70 ms late
+  ]);
+  assert.deepEqual(results.map((r) => r.extended), [6, 7, 5]);
+  const s = stats.summary();
+  assert.equal(s.packetsExpected, 8);
+  assert.equal(s.packetsLost, 0);
+  assert.equal(s.outOfOrder, 1);
+  assert.equal(s.segments, 2);
+  // The first segment ends where the second began (260 ms), not at the straggler (320).
+  assert.equal(s.durationSec, 0.26 + 0.05);
+  // Its transit is compared with packet 4's (same segment): D = 120 ms * 90 - 4500 = 6300.
+  assert.equal(s.jitterRtp, Number((6300 / 16).toFixed(1)));
+});
+
+Deno.test("ReceptionStats: segments across the sequence number wrap", async (t) => {
+  await t.step("a resume just before the wrap", () => {
+    const stats = new ReceptionStats();
+    stats.beginSegment(65530);
+    feed(stats, pacedFrom(range(65530, 4), 0, 0));
+    stats.beginSegment(65534);
+    const results = feed(stats, pacedFrom(range(65534, 4), 4 * 4500, 2000));
+    assert.deepEqual(results.map((r) => r.extended), [65534, 65535, 65536, 65537]);
+    assert.equal(stats.extend(2), 65538);
+    assert.equal(stats.summary().packetsExpected, 8);
+    assert.equal(stats.summary().packetsLost, 0);
+  });
+  await t.step("the first packets lost across the wrap", () => {
+    const stats = new ReceptionStats();
+    stats.beginSegment(65535); // the PLAY reply's seq; 65535 and 0 never arrive
+    const [first] = feed(stats, pacedFrom([1], 0, 0));
+    assert.equal(first.extended, 65537, "extended from the announced seq, not from 1");
+    assert.equal(stats.summary().packetsExpected, 3);
+    assert.equal(stats.summary().packetsLost, 2);
+  });
+});
+
+Deno.test("ReceptionStats: a PLAY that brought nothing leaves no segment", () => {
+  const stats = new ReceptionStats();
+  stats.beginSegment(10);
+  stats.beginSegment(20); // e.g. PLAY, PAUSE at once, PLAY again from elsewhere
+  feed(stats, pacedFrom([20, 21], 0, 0));
+  const s = stats.summary();
+  assert.equal(s.segments, 1);
+  assert.equal(s.packetsExpected, 2);
+  assert.equal(s.packetsLost, 0);
+});
+
+Deno.test("formatSummary() says where the stream started", () => {
+  const stats = new ReceptionStats();
+  assert.equal(stats.summary().startSec, null);
+  assert.match(formatSummary(stats.summary()), /^started at {8}-$/m);
+  stats.startSec = 5;
+  assert.equal(stats.summary().startSec, 5);
+  assert.match(formatSummary(stats.summary()), /^started at {8}npt 5\.000 s$/m);
+});

@@ -16,7 +16,7 @@
 export class RtspHeaders {
   #entries: [string, string][] = [];
 
-  /** @param init Headers to add in order. */
+  /** A header list, with `init` added in order. */
   constructor(init?: Iterable<readonly [string, string]> | Record<string, string>) {
     if (!init) return;
     const pairs = Symbol.iterator in init

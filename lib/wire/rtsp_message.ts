@@ -35,20 +35,31 @@ export interface RtspRequest {
 
 /** An RTSP response. */
 export interface RtspResponse {
+  /** A response. */
   kind: "response";
+  /** Protocol version, e.g. "RTSP/1.0". */
   version: string;
+  /** Status code, e.g. 200. */
   status: number;
+  /** Reason phrase, e.g. "OK". */
   reason: string;
+  /** The headers, in order. */
   headers: RtspHeaders;
+  /** The body (empty when there is none). */
   body: Uint8Array;
+  /** How the message ended; absent for messages built in code. */
   end?: MessageEnd;
+  /** Whether lines ended with a bare LF; absent for messages built in code. */
   bareLf?: boolean;
 }
 
 /** An RTP or RTCP packet interleaved on the RTSP connection (RFC 2326 §10.12). */
 export interface InterleavedFrame {
+  /** An interleaved frame. */
   kind: "interleaved";
+  /** The channel (RTP and RTCP of a session take one each). */
   channel: number;
+  /** The packet. */
   data: Uint8Array;
 }
 

@@ -3,6 +3,14 @@
  * (extended sequence numbers, expected, lost), A.8 interarrival jitter, plus
  * duplicates, reordering and frame-level counts.
  *
+ * A session that pauses and seeks is counted in segments, one per PLAY:
+ * packets are expected per segment, the jitter's transit starts afresh in
+ * each, and the time spent playing is the sum of their spans. Counted over
+ * the whole session instead, a 1 s pause inflates the jitter (a 1 s jump in
+ * transit time) and cuts the frame rate (a 20 fps stream with a 1 s pause
+ * reported 14.4 frames/s), and a seek to a server that restarts its
+ * sequence numbers would show as loss.
+ *
  * @module
  */
 import { VIDEO_CLOCK_RATE } from "../../wire/rtp_packet.ts";
@@ -18,7 +26,10 @@ export interface ReceptionSummary {
   framesIncomplete: number;
   /** RTP packets received (duplicates excluded). */
   packetsReceived: number;
-  /** Packets expected from the sequence numbers seen (RFC 3550 A.3). */
+  /**
+   * Packets expected from the sequence numbers seen (RFC 3550 A.3), summed
+   * over the segments, so that a seek is never counted as loss.
+   */
   packetsExpected: number;
   /** Expected minus received: the sequence gaps never filled. */
   packetsLost: number;
@@ -32,9 +43,11 @@ export interface ReceptionSummary {
   malformed: number;
   /** RTP payload bytes received. */
   bytes: number;
-  /** Seconds from the first to the last packet. */
+  /** Segments that brought packets: one per PLAY (a start, a resume after PAUSE, a seek). */
+  segments: number;
+  /** Seconds spent playing: for each segment, from its first packet to its last. */
   durationSec: number;
-  /** Frames per second over that time. */
+  /** Frames per second over that time (each segment's frames span one interval fewer). */
   framesPerSec: number;
   /** Payload bit rate over that time, in kbit/s. */
   kbitPerSec: number;
@@ -44,23 +57,51 @@ export interface ReceptionSummary {
   jitterRtp: number;
   /** Milliseconds from sending PLAY to the first packet, when known. */
   firstFrameMs: number | null;
+  /** Where the stream started, seconds of normal play time (the first PLAY reply's Range), when known. */
+  startSec: number | null;
 }
 
 /** How many recent sequence numbers are remembered to recognise duplicates (a power of 2). */
 const SEEN_WINDOW = 4096;
 
-/** Accumulates reception statistics for one SSRC. */
+/**
+ * The packets of one PLAY. Its sequence numbers start at `base` (the
+ * RTP-Info seq of its PLAY reply, else its first packet) and packets are
+ * assigned to the last segment whose base is at or below their extended
+ * sequence number, so a packet sent before a seek and received after it
+ * still counts for the segment it was sent in.
+ */
+interface Segment {
+  /** First extended sequence number; `undefined` until the next packet sets it. */
+  base: number | undefined;
+  /** Highest extended sequence number received. */
+  max: number;
+  received: number;
+  /** Arrival of its first and last packets, in ms. */
+  firstAt: number;
+  lastAt: number;
+  /** Relative transit time of its last packet (RFC 3550 A.8), in timestamp units. */
+  lastTransit: number | undefined;
+}
+
+function newSegment(base: number | undefined): Segment {
+  return { base, max: -Infinity, received: 0, firstAt: NaN, lastAt: NaN, lastTransit: undefined };
+}
+
+/**
+ * Accumulates reception statistics for one SSRC, over one or more segments
+ * (each PLAY starts one; see {@linkcode ReceptionStats.beginSegment}).
+ */
 export class ReceptionStats {
   readonly #clockRate: number;
   #started = false;
-  #baseSeq = 0;
   #maxExtended = 0;
   #received = 0;
   #duplicates = 0;
   #outOfOrder = 0;
   #bytes = 0;
   #jitter = 0;
-  #lastTransit: number | undefined;
+  readonly #segments: Segment[] = [];
   /**
    * For duplicate detection: the extended sequence number last seen in each
    * slot (number mod the window), so a number is a duplicate when its slot
@@ -68,17 +109,72 @@ export class ReceptionStats {
    */
   readonly #seen = new Float64Array(SEEN_WINDOW).fill(NaN);
   #firstAt: number | undefined;
-  #lastAt: number | undefined;
   /** When PLAY was sent, for time to first frame. */
   playSentAt: number | undefined;
+  /** Where the stream started (the first PLAY reply's Range), in seconds of normal play time. */
+  startSec: number | undefined;
+  /** Complete, verified frames received. */
   framesReceived = 0;
+  /** Frames that arrived damaged (not a complete JPEG). */
   framesDamaged = 0;
+  /** Frames that could not be reassembled (a fragment was lost). */
   framesIncomplete = 0;
+  /** Datagrams that were not valid RTP. */
   malformed = 0;
 
-  /** @param clockRate RTP clock rate of the stream. */
+  /** Statistics of a stream whose RTP clock runs at `clockRate` Hz. */
   constructor(clockRate = VIDEO_CLOCK_RATE) {
     this.#clockRate = clockRate;
+  }
+
+  /**
+   * The extension of a 16-bit sequence number closest to the highest seen
+   * (RFC 3550 A.1); before the first packet, closest to the base a PLAY
+   * reply announced, else the number itself.
+   */
+  extend(sequenceNumber: number): number {
+    const reference = this.#started
+      ? this.#maxExtended
+      : this.#segments.findLast((s) => s.base !== undefined)?.base ?? sequenceNumber;
+    let extended = reference - (reference & 0xffff) + sequenceNumber;
+    if (extended - reference > 0x8000) extended -= 0x10000;
+    else if (reference - extended > 0x8000) extended += 0x10000;
+    return extended;
+  }
+
+  /**
+   * Start a segment: a PLAY (the first, a resume after PAUSE, or a seek)
+   * whose packets start at `sequenceNumber` (its reply's RTP-Info seq), or,
+   * when that is unknown, at the next packet. Packets are expected per
+   * segment, so a jump in sequence numbers between segments is not loss,
+   * and the jitter's transit starts afresh, so the time between segments
+   * (a pause) or a jump in timestamps (a seek) is not jitter. A segment
+   * that has received nothing yet is replaced.
+   *
+   * @param sequenceNumber 16-bit sequence number of the segment's first packet, when known.
+   */
+  beginSegment(sequenceNumber?: number): void {
+    const base = sequenceNumber === undefined ? undefined : this.extend(sequenceNumber);
+    const last = this.#segments.at(-1);
+    if (last && last.received === 0) last.base = base;
+    else this.#segments.push(newSegment(base));
+  }
+
+  /** The segment a packet belongs to; the first packet of a segment without a base sets it. */
+  #segmentOf(extended: number): Segment {
+    const segments = this.#segments;
+    if (segments.length === 0) segments.push(newSegment(undefined));
+    const last = segments[segments.length - 1];
+    if (last.base === undefined) {
+      last.base = extended;
+      return last;
+    }
+    for (let i = segments.length - 1; i >= 0; i--) {
+      if (segments[i].base! <= extended) return segments[i];
+    }
+    // Before every segment: an early packet of the first one, overtaken by a later one.
+    segments[0].base = extended;
+    return segments[0];
   }
 
   /**
@@ -96,41 +192,43 @@ export class ReceptionStats {
     arrivalMs: number,
     payloadBytes: number,
   ): { extended: number; duplicate: boolean } {
-    let extended: number;
-    if (!this.#started) {
-      this.#started = true;
-      this.#baseSeq = sequenceNumber;
-      this.#maxExtended = sequenceNumber;
-      extended = sequenceNumber;
-      this.#firstAt = arrivalMs;
-    } else {
-      // Pick the extension of the 16-bit number closest to the highest seen.
-      const cycle = this.#maxExtended - (this.#maxExtended & 0xffff);
-      extended = cycle + sequenceNumber;
-      if (extended - this.#maxExtended > 0x8000) extended -= 0x10000;
-      else if (this.#maxExtended - extended > 0x8000) extended += 0x10000;
-    }
+    const extended = this.extend(sequenceNumber);
     const slot = extended & (SEEN_WINDOW - 1);
     if (this.#seen[slot] === extended) {
       this.#duplicates++;
       return { extended, duplicate: true };
     }
     this.#seen[slot] = extended;
-    if (extended > this.#maxExtended) this.#maxExtended = extended;
+    if (!this.#started) {
+      this.#started = true;
+      this.#maxExtended = extended;
+      this.#firstAt = arrivalMs;
+    } else if (extended > this.#maxExtended) this.#maxExtended = extended;
     else if (extended < this.#maxExtended) this.#outOfOrder++;
     this.#received++;
     this.#bytes += payloadBytes;
-    this.#lastAt = arrivalMs;
-    // RFC 3550 A.8: J += (|D| - J) / 16, in timestamp units.
+    const segment = this.#segmentOf(extended);
+    if (segment.received === 0) segment.firstAt = arrivalMs;
+    segment.received++;
+    segment.lastAt = arrivalMs;
+    if (extended > segment.max) segment.max = extended;
+    // RFC 3550 A.8: J += (|D| - J) / 16, in timestamp units, between packets of one segment.
     const arrival = arrivalMs * this.#clockRate / 1000;
     const transit = arrival - timestamp;
-    if (this.#lastTransit !== undefined) {
-      let d = Math.abs(transit - this.#lastTransit);
+    if (segment.lastTransit !== undefined) {
+      let d = Math.abs(transit - segment.lastTransit);
       if (d > 0x80000000) d = Math.abs(d - 0x100000000); // timestamp wrapped
       this.#jitter += (d - this.#jitter) / 16;
     }
-    this.#lastTransit = transit;
+    segment.lastTransit = transit;
     return { extended, duplicate: false };
+  }
+
+  /** Packets expected (RFC 3550 A.3), summed over the segments that received any. */
+  #expected(): number {
+    let expected = 0;
+    for (const s of this.#segments) if (s.received > 0) expected += s.max - s.base! + 1;
+    return expected;
   }
 
   #expectedPrior = 0;
@@ -144,7 +242,7 @@ export class ReceptionStats {
    * @param lastSr Middle 32 bits of the last SR's NTP time and when it arrived (ms).
    */
   reportBlock(ssrc: number, now: number, lastSr?: { ntpMiddle: number; at: number }): ReportBlock {
-    const expected = this.#started ? this.#maxExtended - this.#baseSeq + 1 : 0;
+    const expected = this.#expected();
     const expectedInterval = expected - this.#expectedPrior;
     const receivedInterval = this.#received - this.#receivedPrior;
     const lostInterval = expectedInterval - receivedInterval;
@@ -169,14 +267,30 @@ export class ReceptionStats {
     return this.#started;
   }
 
+  /**
+   * Time spent playing, in ms: each segment's first to last arrival (a
+   * straggler of a segment that arrives after the next one began does not
+   * stretch it past that start); and how many segments brought packets.
+   */
+  #playing(): { ms: number; segments: number } {
+    const active = this.#segments.filter((s) => s.received > 0);
+    let ms = 0;
+    for (const [i, s] of active.entries()) {
+      const until = i + 1 < active.length ? Math.min(s.lastAt, active[i + 1].firstAt) : s.lastAt;
+      ms += Math.max(0, until - s.firstAt);
+    }
+    return { ms, segments: active.length };
+  }
+
   /** A snapshot of the statistics. */
   summary(): ReceptionSummary {
-    const expected = this.#started ? this.#maxExtended - this.#baseSeq + 1 : 0;
+    const expected = this.#expected();
     const lost = Math.max(0, expected - this.#received);
-    const durationSec = this.#firstAt !== undefined && this.#lastAt !== undefined
-      ? (this.#lastAt - this.#firstAt) / 1000
-      : 0;
+    const playing = this.#playing();
+    const durationSec = playing.ms / 1000;
     const round = (x: number, digits = 3) => Number(x.toFixed(digits));
+    // n frames of a segment span n-1 intervals.
+    const intervals = Math.max(0, this.framesReceived - playing.segments);
     return {
       framesReceived: this.framesReceived,
       framesDamaged: this.framesDamaged,
@@ -189,15 +303,16 @@ export class ReceptionStats {
       outOfOrder: this.#outOfOrder,
       malformed: this.malformed,
       bytes: this.#bytes,
+      segments: playing.segments,
       durationSec: round(durationSec),
-      // n frames span n-1 intervals.
-      framesPerSec: durationSec > 0 ? round((this.framesReceived - 1) / durationSec) : 0,
+      framesPerSec: durationSec > 0 ? round(intervals / durationSec) : 0,
       kbitPerSec: durationSec > 0 ? round(this.#bytes * 8 / durationSec / 1000, 1) : 0,
       jitterMs: round(this.#jitter * 1000 / this.#clockRate),
       jitterRtp: round(this.#jitter, 1),
       firstFrameMs: this.playSentAt !== undefined && this.#firstAt !== undefined
         ? round(this.#firstAt - this.playSentAt, 1)
         : null,
+      startSec: this.startSec ?? null,
     };
   }
 }
@@ -211,5 +326,6 @@ export function formatSummary(s: ReceptionSummary): string {
     `duration          ${s.durationSec} s, ${s.framesPerSec} frames/s, ${s.kbitPerSec} kbit/s`,
     `jitter            ${s.jitterMs} ms (${s.jitterRtp} RTP units, RFC 3550 6.4.1)`,
     `first frame after ${s.firstFrameMs === null ? "-" : `${s.firstFrameMs} ms`} (from PLAY)`,
+    `started at        ${s.startSec === null ? "-" : `npt ${s.startSec.toFixed(3)} s`}`,
   ].join("\n");
 }

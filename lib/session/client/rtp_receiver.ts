@@ -16,6 +16,7 @@ import { isIpv4, linuxUdpAvailable, LinuxUdpSocket } from "../../net/linux_udp.t
 
 /** One packet and when it arrived. */
 export interface Datagram {
+  /** The datagram's bytes. */
   data: Uint8Array;
   /** Whether it came on the RTCP port or channel. */
   rtcp: boolean;
@@ -180,6 +181,11 @@ export class RtpReceiver {
       return;
     }
     socket.send(data, { transport: "udp", hostname, port }).catch(() => {});
+  }
+
+  /** Whether {@linkcode RtpReceiver.close} was called: nothing more will arrive. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** The next packet, or `undefined` when none arrives within `timeoutMs` or after close. */

@@ -22,6 +22,7 @@ export class RtspClientError extends Error {
   /** The reply's status, when there was a reply. */
   readonly status: number | undefined;
 
+  /** A failed exchange; `status` is the reply's, when there was a reply. */
   constructor(message: string, status?: number) {
     super(message);
     this.name = "RtspClientError";
@@ -39,6 +40,7 @@ export interface RtspClientOptions {
   idleFlushMs?: number;
   /** Receives interleaved frames, if any arrive. */
   onInterleaved?(frame: InterleavedFrame): void;
+  /** The clock timeouts are measured on. @default {realClock} */
   clock?: Clock;
 }
 

@@ -3,7 +3,8 @@
  * over an {@linkcode RtspClient}, in the lab's dialect or in standard RTSP
  * (DESCRIBE, RTP/JPEG over UDP or TCP, RTCP receiver reports, keep-alive),
  * with statistics and verified frames written to a directory or a lab MJPEG
- * file.
+ * file. In standard RTSP it seeks (PLAY with a Range) and numbers frames as
+ * the file does, from the PLAY reply's Range and RTP-Info.
  *
  * @module
  */
@@ -13,67 +14,57 @@ import { type DepacketizeEvent, Rfc2435Depacketizer } from "../../wire/rfc2435_d
 import { ntpMiddle, parseRtcpPackets, serializeRtcpCompound } from "../../wire/rtcp_packet.ts";
 import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../../wire/rtp_packet.ts";
 import { parseTransport } from "../../wire/transport_header.ts";
+import { parseRange, serializeRange } from "../../wire/range_header.ts";
+import { parseRtpInfo, type RtpInfoEntry } from "../../wire/rtp_info_header.ts";
 import type { RtspResponse } from "../../wire/rtsp_message.ts";
 import { parseSdp } from "../../wire/sdp.ts";
 import { resolveControl } from "../../wire/rtsp_url.ts";
 import { type Clock, realClock } from "../../net/clock.ts";
 import { FrameSink, MjpegRecorder } from "./frame_sink.ts";
-import { ReceptionStats, type ReceptionSummary } from "./reception_stats.ts";
+import { FrameNumberer } from "./frame_numberer.ts";
+import { ReceptionStats } from "./reception_stats.ts";
 import { ReorderBuffer } from "./reorder_buffer.ts";
-import { RtpReceiver } from "./rtp_receiver.ts";
+import { type Datagram, RtpReceiver } from "./rtp_receiver.ts";
 import { RtspClient, RtspClientError } from "./rtsp_client.ts";
+import {
+  checkPlayRange,
+  checkReceiveLimits,
+  ClientOptionError,
+  type PlayRange,
+  type ReceiveLimits,
+  resolveClientOptions,
+  type ResolvedClientOptions,
+  type StreamClientOptions,
+} from "./client_options.ts";
 import type { Dialect } from "../../wire/dialect.ts";
 
-/** The dialect to speak; `auto` tries standard RTSP and falls back to the lab's. */
-export type ClientDialect = Dialect | "auto";
+export type {
+  ClientDialect,
+  PlayRange,
+  ReceiveLimits,
+  StreamClientOptions,
+} from "./client_options.ts";
 
-/** Options for {@linkcode StreamClient.open}. */
-export interface StreamClientOptions {
-  /** RTSP server host and port. */
-  host: string;
-  port: number;
-  /** UDP port to receive RTP on (RTCP on the one above in standard RTSP); 0 picks free ones. */
-  rtpPort: number;
-  /** The stream: a file name such as `video.mjpeg`, or an `rtsp://` URL. */
-  resource: string;
-  /** @default {"lab"} */
-  dialect?: ClientDialect;
-  /** How standard RTSP carries RTP: UDP, or interleaved on the RTSP connection. @default {"udp"} */
-  transport?: "udp" | "tcp";
-  /** Directory for `frame_NNNNNN.jpg` files; frames are not written when absent. */
-  outDir?: string;
-  /** Also record complete frames into this lab MJPEG file. */
-  mjpegFile?: string;
-  /** Wait for each RTP datagram this long, in ms (the lab's 0.5 s). @default {500} */
-  receiveTimeoutMs?: number;
-  /** Wait for each RTSP reply this long, in ms. @default {5000} */
-  replyTimeoutMs?: number;
-  /** With `auto`, wait this long for an answer to OPTIONS before speaking the lab dialect. @default {500} */
-  autoTimeoutMs?: number;
-  /** Seconds between RTCP receiver reports. @default {5} */
-  rtcpIntervalSec?: number;
-  /** Called with the statistics so far, at most every 100 ms while packets arrive. */
-  onProgress?(summary: ReceptionSummary): void;
-  clock?: Clock;
-}
-
-/** When {@linkcode StreamClient.receive} stops. */
-export interface ReceiveLimits {
-  /** Stop after this many complete frames. */
-  frames?: number;
-  /** Stop this many seconds after the call. */
-  durationSec?: number;
-  /** Stop when no packet came for this long after the stream began, in seconds. */
-  endAfterSec?: number;
-  /** Fail when no packet comes within this many seconds. */
-  firstPacketTimeoutSec?: number;
-  /** Stop when aborted. */
-  signal?: AbortSignal;
+/** What the last PLAY reply said about the stream (standard RTSP). */
+export interface PlayInfo {
+  /** Where the stream starts, seconds of normal play time (the reply's Range), when it said. */
+  startSec?: number;
+  /** Where it stops, when it said. */
+  endSec?: number;
+  /** Sequence number of the first packet (RTP-Info seq), when it said. */
+  seq?: number;
+  /** RTP timestamp of the first packet (RTP-Info rtptime), when it said. */
+  rtptime?: number;
 }
 
 /** Why {@linkcode StreamClient.receive} returned. */
 export type ReceiveEnd = "frames" | "duration" | "end-of-stream" | "bye" | "aborted";
 
+/**
+ * Most RTP datagrams held while a PLAY awaits its reply (as many as the
+ * receive queue takes); beyond it they are accounted as they come.
+ */
+const MAX_HELD = 65_536;
 /** How long to keep reading after an RTCP BYE, for packets that were overtaken. */
 const BYE_GRACE_MS = 200;
 /** Datagrams handled in a row before the loop checks its limits again. */
@@ -83,10 +74,13 @@ const PROGRESS_INTERVAL_MS = 100;
 
 /** A client session: control connection, RTP receiver, statistics, frame sinks. */
 export class StreamClient {
+  /** The RTSP control connection. */
   readonly rtsp: RtspClient;
+  /** Where RTP and RTCP arrive: a UDP port pair, or the RTSP connection. */
   readonly receiver: RtpReceiver;
+  /** Reception statistics (RFC 3550 A.3, A.8), across seeks and pauses. */
   readonly stats: ReceptionStats = new ReceptionStats();
-  readonly #options: StreamClientOptions;
+  readonly #options: ResolvedClientOptions;
   readonly #clock: Clock;
   readonly #sink: FrameSink | undefined;
   readonly #recorder: MjpegRecorder | undefined;
@@ -111,12 +105,34 @@ export class StreamClient {
   #byeAt: number | undefined;
   #depacketizer: Rfc2435Depacketizer | undefined;
   readonly #reorder = new ReorderBuffer<{ extended: number; packet: RtpPacket }>();
-  #firstTimestamp: number | undefined;
-  #framesSeen = 0;
+  #numberer = new FrameNumberer(undefined);
   #writes: Promise<void> = Promise.resolve();
   #pendingWrites = 0;
+  /** Whether the last PLAY succeeded and no PAUSE or TEARDOWN came after it. */
+  #playing = false;
+  /** Whether a PLAY was sent (and accepted) before. */
+  #played = false;
+  /** A seek asked for while paused: the next PLAY starts there. */
+  #pendingSeek: number | undefined;
+  /** Where the last PAUSE reply said the stream stopped, in seconds. */
+  #pausedAt: number | undefined;
+  /**
+   * PLAYs awaiting their reply. Until it comes, RTP is held (not
+   * accounted), since which PLAY a packet belongs to, and so its segment
+   * and frame number, is known only from the reply's RTP-Info.
+   */
+  #playsInFlight = 0;
+  readonly #held: Datagram[] = [];
+  /** When the last RTP datagram arrived (clock ms). */
+  #lastRtpAt = -Infinity;
+  /** What the last PLAY reply said. */
+  playInfo: PlayInfo | undefined;
+  /** Number of the first complete frame received, when one was. */
+  firstFrameNumber: number | undefined;
+  /** Number of the last complete frame received, when one was. */
+  lastFrameNumber: number | undefined;
 
-  private constructor(rtsp: RtspClient, receiver: RtpReceiver, options: StreamClientOptions) {
+  private constructor(rtsp: RtspClient, receiver: RtpReceiver, options: ResolvedClientOptions) {
     this.rtsp = rtsp;
     this.receiver = receiver;
     this.#options = options;
@@ -131,11 +147,15 @@ export class StreamClient {
    * Bind the RTP port (or prepare for interleaving), connect to the server,
    * and with `auto` find out which dialect it speaks.
    *
-   * @throws {Error} when a port is in use or the server cannot be reached.
+   * @param given The options; each absent one takes its `CLIENT_DEFAULTS` value.
+   * @throws {ClientOptionError} naming an option out of range and its value.
+   * @throws {RtspClientError} when the server cannot be reached.
+   * @throws {Error} when a port is in use.
    */
-  static async open(options: StreamClientOptions): Promise<StreamClient> {
-    const dialect = options.dialect ?? "lab";
-    const tcp = options.transport === "tcp" && dialect !== "lab";
+  static async open(given: StreamClientOptions): Promise<StreamClient> {
+    const options = resolveClientOptions(given);
+    const dialect = options.dialect;
+    const tcp = options.transport === "tcp";
     const receiver = tcp
       ? RtpReceiver.interleaved({ clock: options.clock })
       : RtpReceiver.bind(options.rtpPort, { rtcp: dialect !== "lab", clock: options.clock });
@@ -181,7 +201,7 @@ export class StreamClient {
   async #detectDialect(): Promise<void> {
     try {
       const reply = await this.rtsp.request("OPTIONS", this.uri, {}, {
-        timeoutMs: this.#options.autoTimeoutMs ?? 500,
+        timeoutMs: this.#options.autoTimeoutMs,
       });
       this.publicMethods = (reply.headers.get("public") ?? "").split(",").map((m) => m.trim());
     } catch (error) {
@@ -226,6 +246,7 @@ export class StreamClient {
     this.setupUri = resolveControl(base, media.attributes.get("control"));
     const fps = Number(media.attributes.get("framerate") ?? sdp.attributes.get("framerate"));
     if (fps > 0) this.fps = fps;
+    this.#numberer = new FrameNumberer(this.fps);
     const dims = /^\s*(\d+)\s*,\s*(\d+)/.exec(media.attributes.get("x-dimensions") ?? "");
     this.#depacketizer = new Rfc2435Depacketizer(
       dims ? { dimensions: { width: Number(dims[1]), height: Number(dims[2]) } } : {},
@@ -266,29 +287,167 @@ export class StreamClient {
     return reply;
   }
 
-  /** PLAY; the first PLAY starts the time-to-first-frame clock. */
-  async play(): Promise<RtspResponse> {
+  /**
+   * PLAY: start, resume, or (with a range, standard RTSP only) seek. A seek
+   * asked for while paused is sent now, as the range's start. The reply's
+   * Range and RTP-Info start a segment of the statistics and tell how to
+   * number the frames that follow; the first PLAY starts the
+   * time-to-first-frame clock.
+   *
+   * @param range Where to start and stop, in seconds; absent: resume where the stream is.
+   * @returns The reply.
+   * @throws {ClientOptionError} for a range out of range, or any range in the lab dialect.
+   * @throws {RtspClientError} when the server refuses (457 for a range the
+   * stream does not have) or does not answer.
+   */
+  async play(range: PlayRange = {}): Promise<RtspResponse> {
+    const start = range.start ?? this.#pendingSeek;
+    const end = range.end;
+    const headers: Record<string, string> = {};
+    if (start !== undefined || end !== undefined) {
+      this.#checkSeekable(range.start !== undefined ? "start" : "end", start ?? end);
+      const from = start ?? (this.#played ? this.#pausedAt : 0);
+      checkPlayRange({ start: from, end });
+      headers.Range = serializeRange({ unit: "npt", start: from, end });
+    }
     this.stats.playSentAt ??= this.#clock.now();
-    return this.#expectOk("PLAY", await this.rtsp.request("PLAY", this.uri));
+    this.#pendingSeek = undefined; // asked for once, whatever the answer
+    this.#playsInFlight++;
+    let reply: RtspResponse;
+    try {
+      reply = this.#expectOk("PLAY", await this.rtsp.request("PLAY", this.uri, headers));
+      this.#onPlayReply(reply, !this.#played);
+      this.#playing = true;
+      this.#played = true;
+      this.#byeAt = undefined;
+    } finally {
+      this.#playsInFlight--;
+      this.#releaseHeld();
+    }
+    return reply;
   }
 
-  /** PAUSE. */
+  /**
+   * Seek to `sec` seconds: while playing, a PLAY with `Range: npt=sec-`
+   * now; otherwise (after SETUP or PAUSE) on the next {@linkcode play}, so
+   * that no frame comes before it. Standard RTSP only.
+   *
+   * @returns The PLAY reply, or `undefined` when the seek waits for the next PLAY.
+   * @throws {ClientOptionError} for a negative or non-finite position, or in the lab dialect.
+   * @throws {RtspClientError} when the server refuses the PLAY.
+   */
+  async seek(sec: number): Promise<RtspResponse | undefined> {
+    this.#checkSeekable("start", sec);
+    checkPlayRange({ start: sec });
+    if (this.#playing) return await this.play({ start: sec });
+    this.#pendingSeek = sec;
+    return undefined;
+  }
+
+  /** The lab dialect's PLAY carries no Range. */
+  #checkSeekable(option: string, value: unknown): void {
+    if (this.dialect === "lab") {
+      throw new ClientOptionError(
+        option,
+        value,
+        "left out in the lab dialect, whose PLAY carries no Range (seeking needs standard RTSP)",
+      );
+    }
+  }
+
+  /**
+   * Read a PLAY reply's Range and RTP-Info: a new segment, and how to number its frames.
+   *
+   * @param first Whether this is the first PLAY accepted (its Range start is where the stream started).
+   */
+  #onPlayReply(reply: RtspResponse, first: boolean): void {
+    const info: PlayInfo = {};
+    const rangeHeader = reply.headers.get("range");
+    if (rangeHeader !== undefined) {
+      try {
+        const range = parseRange(rangeHeader);
+        if (range.unit === "npt") {
+          if (typeof range.start === "number") info.startSec = range.start;
+          if (range.end !== undefined) info.endSec = range.end;
+        }
+      } catch (error) {
+        if (!(error instanceof ParseError)) throw error;
+        // An odd Range still streams; frames are then numbered without it.
+      }
+    }
+    const entry = this.#rtpInfoEntry(reply.headers.get("rtp-info"));
+    if (entry?.seq !== undefined) info.seq = entry.seq;
+    if (entry?.rtptime !== undefined) info.rtptime = entry.rtptime;
+    this.playInfo = info;
+    if (first) this.stats.startSec = info.startSec;
+    this.stats.beginSegment(info.seq);
+    if (info.seq !== undefined && info.rtptime !== undefined && info.startSec !== undefined) {
+      this.#numberer.addPlay({
+        sequence: this.stats.extend(info.seq),
+        rtptime: info.rtptime,
+        startSec: info.startSec,
+      });
+    }
+  }
+
+  /** This stream's entry of an RTP-Info header: the one for the SETUP URL, or the only one. */
+  #rtpInfoEntry(header: string | undefined): RtpInfoEntry | undefined {
+    if (header === undefined) return undefined;
+    let entries;
+    try {
+      entries = parseRtpInfo(header);
+    } catch (error) {
+      if (!(error instanceof ParseError)) throw error;
+      return undefined;
+    }
+    const url = this.setupUri ?? this.uri;
+    return entries.find((e) => e.url === url) ?? (entries.length === 1 ? entries[0] : undefined);
+  }
+
+  /** Where the last PAUSE reply said the stream stopped, in seconds, when it said. */
+  get pausedAtSec(): number | undefined {
+    return this.#pausedAt;
+  }
+
+  /** PAUSE; the reply's Range (where the stream stopped) is where a later PLAY resumes. */
   async pause(): Promise<RtspResponse> {
-    return this.#expectOk("PAUSE", await this.rtsp.request("PAUSE", this.uri));
+    const reply = this.#expectOk("PAUSE", await this.rtsp.request("PAUSE", this.uri));
+    this.#playing = false;
+    const header = reply.headers.get("range");
+    this.#pausedAt = undefined;
+    if (header !== undefined) {
+      try {
+        const range = parseRange(header);
+        if (range.unit === "npt" && typeof range.start === "number") this.#pausedAt = range.start;
+      } catch (error) {
+        if (!(error instanceof ParseError)) throw error;
+      }
+    }
+    return reply;
   }
 
   /** TEARDOWN. */
   async teardown(): Promise<RtspResponse> {
-    return this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.uri));
+    const reply = this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.uri));
+    this.#playing = false;
+    return reply;
+  }
+
+  /** Account for the RTP held while a PLAY awaited its reply, once none does. */
+  #releaseHeld(): void {
+    if (this.#playsInFlight > 0) return;
+    for (const datagram of this.#held.splice(0)) this.#onRtp(datagram.data, datagram.at);
   }
 
   /**
    * Receive RTP until a limit is reached, the stream ends (silence, or an
    * RTCP BYE), or the signal aborts.
    *
+   * @throws {ClientOptionError} naming a limit out of range and its value.
    * @throws {RtspClientError} when no packet arrives within `firstPacketTimeoutSec`.
    */
   async receive(limits: ReceiveLimits = {}): Promise<ReceiveEnd> {
+    checkReceiveLimits(limits);
     let end: ReceiveEnd | undefined;
     try {
       end = await this.#receive(limits);
@@ -307,11 +466,12 @@ export class StreamClient {
 
   async #receive(limits: ReceiveLimits): Promise<ReceiveEnd> {
     const start = this.#clock.now();
-    const timeoutMs = this.#options.receiveTimeoutMs ?? 500;
-    let lastPacketAt = start;
+    const timeoutMs = this.#options.receiveTimeoutMs;
     for (;;) {
+      const lastPacketAt = Math.max(start, this.#lastRtpAt);
       const now = this.#clock.now();
-      if (limits.signal?.aborted) return "aborted";
+      // Closed (close() while receiving): a wait would return at once, forever.
+      if (limits.signal?.aborted || this.receiver.closed) return "aborted";
       if (limits.frames !== undefined && this.stats.framesReceived >= limits.frames) {
         return "frames";
       }
@@ -342,7 +502,10 @@ export class StreamClient {
       // Then everything already queued, before the checks above run again.
       for (let n = 0; datagram && n < DRAIN_BATCH; n++) {
         if (datagram.rtcp) this.#onRtcp(datagram.data, datagram.at);
-        else if (this.#onRtp(datagram.data, datagram.at)) lastPacketAt = datagram.at;
+        else if (this.#playsInFlight > 0 && this.#held.length < MAX_HELD) {
+          this.#held.push(datagram);
+          this.#lastRtpAt = datagram.at;
+        } else if (this.#onRtp(datagram.data, datagram.at)) this.#lastRtpAt = datagram.at;
         if (this.#pendingWrites > 64) await this.#writes; // let a slow disk catch up
         if (limits.frames !== undefined && this.stats.framesReceived >= limits.frames) break;
         datagram = n + 1 < DRAIN_BATCH ? this.receiver.take() : undefined;
@@ -357,7 +520,7 @@ export class StreamClient {
   /** Standard RTSP: receiver reports every few seconds, and a keep-alive before the timeout. */
   #housekeeping(now: number): void {
     if (this.dialect !== "rtsp" || this.rtsp.session === undefined) return;
-    const interval = (this.#options.rtcpIntervalSec ?? 5) * 1000;
+    const interval = this.#options.rtcpIntervalSec * 1000;
     if (this.#ssrc !== undefined && now - this.#lastReportAt >= interval) {
       this.#lastReportAt = now;
       this.#sendRtcp(serializeRtcpCompound([
@@ -438,8 +601,8 @@ export class StreamClient {
       packet.payload.length,
     );
     if (duplicate) return true;
-    // Frames are numbered from the first packet's time, even if that frame is lost.
-    this.#firstTimestamp ??= packet.timestamp;
+    // Without RTP-Info, frames are numbered from the first packet's time, even if that frame is lost.
+    this.#numberer.firstTimestamp ??= packet.timestamp;
     if (!this.#depacketizer) {
       // Lab RTP: one whole JPEG per packet, sequence number = frame number.
       this.#deliver(extended, packet.payload);
@@ -459,29 +622,25 @@ export class StreamClient {
       marker: packet.marker,
       payload: packet.payload,
     });
-    this.#account(events);
+    this.#account(events, extended);
   }
 
-  /** Deliver reassembled frames; count the ones that could not be completed. */
-  #account(events: DepacketizeEvent[]): void {
+  /**
+   * Deliver reassembled frames; count the ones that could not be completed.
+   *
+   * @param sequence Extended sequence number of the packet that completed them.
+   */
+  #account(events: DepacketizeEvent[], sequence = Infinity): void {
     for (const event of events) {
-      if (event.kind === "frame") this.#deliver(this.#frameNumber(event.timestamp), event.jpeg);
-      else {
+      if (event.kind === "frame") {
+        this.#deliver(this.#numberer.frameNumber(sequence, event.timestamp), event.jpeg);
+      } else {
         this.stats.framesIncomplete++;
         if (this.damaged.length < 20) {
           this.damaged.push(`frame at RTP time ${event.timestamp}: ${event.reason}`);
         }
       }
     }
-  }
-
-  /** Frame number of a standard stream's frame: from its timestamp when the frame rate is known. */
-  #frameNumber(timestamp: number): number {
-    this.#framesSeen++;
-    this.#firstTimestamp ??= timestamp; // normally set by the first packet already
-    if (this.fps === undefined) return this.#framesSeen;
-    const elapsed = (timestamp - this.#firstTimestamp) >>> 0;
-    return Math.round(elapsed * this.fps / 90_000) + 1;
   }
 
   /** Count a frame, and write it when it is a complete JPEG (off the receive path). */
@@ -493,6 +652,8 @@ export class StreamClient {
       return;
     }
     this.stats.framesReceived++;
+    this.firstFrameNumber ??= frameNumber;
+    this.lastFrameNumber = frameNumber;
     const sink = this.#sink;
     const recorder = this.#recorder;
     if (!sink && !recorder) return;

@@ -107,7 +107,9 @@ export class ServerOptionError extends RangeError {
 
   /** An option out of range: `option` is its name, `rule` what it must be. */
   constructor(option: string, value: unknown, rule: string) {
-    super(`Cannot use ${option} ${JSON.stringify(value) ?? String(value)}: must be ${rule}`);
+    // Strings quoted; numbers as JavaScript writes them (NaN, not JSON's null).
+    const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+    super(`Cannot use ${option} ${shown}: must be ${rule}`);
     this.name = "ServerOptionError";
     this.option = option;
     this.value = value;
