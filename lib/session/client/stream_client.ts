@@ -379,7 +379,8 @@ export class StreamClient {
     if (entry?.seq !== undefined) info.seq = entry.seq;
     if (entry?.rtptime !== undefined) info.rtptime = entry.rtptime;
     this.playInfo = info;
-    if (first) this.stats.startSec = info.startSec;
+    // The lab's PLAY has no Range, and its first PLAY always starts at the first frame.
+    if (first) this.stats.startSec = info.startSec ?? (this.dialect === "lab" ? 0 : undefined);
     this.stats.beginSegment(info.seq);
     if (info.seq !== undefined && info.rtptime !== undefined && info.startSec !== undefined) {
       this.#numberer.addPlay({
