@@ -76,7 +76,7 @@ export {
 export { frameFileName } from "./lib/session/client/frame_sink.ts";
 
 // The formats, each a parse/serialize pair.
-export { ParseError } from "./lib/wire/errors.ts";
+export { OptionError, ParseError } from "./lib/wire/errors.ts";
 export type { Dialect } from "./lib/wire/dialect.ts";
 export {
   parseRtpPacket,

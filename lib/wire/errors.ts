@@ -1,5 +1,6 @@
 /**
- * Errors raised by the wire-format layer.
+ * Errors of the layers above as well as this one: input that does not parse,
+ * and an option out of range.
  *
  * @module
  */
@@ -24,5 +25,30 @@ export class ParseError extends SyntaxError {
     super(message);
     this.name = "ParseError";
     this.offset = offset;
+  }
+}
+
+/**
+ * An option out of range, as a library entry point reports it: `option`
+ * names it, `value` is what was given and `rule` what it must be. The CLIs
+ * turn it into a message about their flag.
+ */
+export class OptionError extends RangeError {
+  /** The option's name, e.g. `sessionTimeout` or `rtpPort`. */
+  readonly option: string;
+  /** The value given. */
+  readonly value: unknown;
+  /** What the option must be, e.g. "a number above 0". */
+  readonly rule: string;
+
+  /** An option out of range: `option` is its name, `rule` what it must be. */
+  constructor(option: string, value: unknown, rule: string) {
+    // Strings quoted; numbers as JavaScript writes them (NaN, not JSON's null).
+    const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+    super(`Cannot use ${option} ${shown}: must be ${rule}`);
+    this.name = "OptionError";
+    this.option = option;
+    this.value = value;
+    this.rule = rule;
   }
 }

@@ -8,6 +8,7 @@
  */
 import type { Clock } from "../../net/clock.ts";
 import type { Dialect } from "../../wire/dialect.ts";
+import { OptionError } from "../../wire/errors.ts";
 import type { ReceptionSummary } from "./reception_stats.ts";
 
 /** The dialect to speak; `auto` tries standard RTSP and falls back to the lab's. */
@@ -112,24 +113,15 @@ export interface PlayRange {
   end?: number;
 }
 
-/** An option, receive limit or play range out of range; `option` and `value` name it. */
-export class ClientOptionError extends RangeError {
-  /** The option's name, e.g. `rtpPort`, `endAfterSec` or `start`. */
-  readonly option: string;
-  /** The value given. */
-  readonly value: unknown;
-  /** What the option must be, e.g. "a port number from 0 to 65534". */
-  readonly rule: string;
-
+/**
+ * A client option, receive limit or play range out of range (`option`:
+ * e.g. `rtpPort`, `endAfterSec` or `start`).
+ */
+export class ClientOptionError extends OptionError {
   /** An option out of range: `option` is its name, `rule` what it must be. */
   constructor(option: string, value: unknown, rule: string) {
-    // Strings quoted; numbers as JavaScript writes them (NaN, not JSON's null).
-    const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-    super(`Cannot use ${option} ${shown}: must be ${rule}`);
+    super(option, value, rule);
     this.name = "ClientOptionError";
-    this.option = option;
-    this.value = value;
-    this.rule = rule;
   }
 }
 

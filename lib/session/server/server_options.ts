@@ -7,6 +7,7 @@
  */
 import type { Clock } from "../../net/clock.ts";
 import { UDP_SEND_MODES, type UdpSendMode } from "../../net/udp_port_pair.ts";
+import { OptionError } from "../../wire/errors.ts";
 
 /** Every default of {@linkcode RtspServerOptions}, in one place. */
 export const SERVER_DEFAULTS = {
@@ -96,24 +97,12 @@ export type ResolvedServerOptions =
   & Pick<RtspServerOptions, "clock">
   & { log: (line: string) => void };
 
-/** An option out of range; `option` and `value` name it. */
-export class ServerOptionError extends RangeError {
-  /** The option's name in {@linkcode RtspServerOptions}, e.g. `sessionTimeout`. */
-  readonly option: string;
-  /** The value given. */
-  readonly value: unknown;
-  /** What the option must be, e.g. "a number above 0". */
-  readonly rule: string;
-
+/** A server option out of range (`option` names it in {@linkcode RtspServerOptions}). */
+export class ServerOptionError extends OptionError {
   /** An option out of range: `option` is its name, `rule` what it must be. */
   constructor(option: string, value: unknown, rule: string) {
-    // Strings quoted; numbers as JavaScript writes them (NaN, not JSON's null).
-    const shown = typeof value === "string" ? JSON.stringify(value) : String(value);
-    super(`Cannot use ${option} ${shown}: must be ${rule}`);
+    super(option, value, rule);
     this.name = "ServerOptionError";
-    this.option = option;
-    this.value = value;
-    this.rule = rule;
   }
 }
 
