@@ -24,3 +24,12 @@ export function setupDialect(request: RtspRequest, ref: StreamRef, spec: Transpo
     ? "lab"
     : "rtsp";
 }
+
+/**
+ * The Transport header of a SETUP exactly as the lab's client writes it
+ * (`RTP/UDP; client_port= 5008`, with the space): the lab's server reads
+ * the port after `client_port= `.
+ */
+export function labTransport(port: number): string {
+  return `RTP/UDP; client_port= ${port}`;
+}

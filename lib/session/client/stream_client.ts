@@ -13,7 +13,7 @@ import { jpegProblem } from "../../wire/jpeg.ts";
 import { type DepacketizeEvent, Rfc2435Depacketizer } from "../../wire/rfc2435_depacketizer.ts";
 import { ntpMiddle, parseRtcpPackets, serializeRtcpCompound } from "../../wire/rtcp_packet.ts";
 import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../../wire/rtp_packet.ts";
-import { parseTransport } from "../../wire/transport_header.ts";
+import { parseTransport, serializeTransport } from "../../wire/transport_header.ts";
 import { parseRange, serializeRange } from "../../wire/range_header.ts";
 import { parseRtpInfo, type RtpInfoEntry } from "../../wire/rtp_info_header.ts";
 import type { RtspResponse } from "../../wire/rtsp_message.ts";
@@ -36,7 +36,7 @@ import {
   type ResolvedClientOptions,
   type StreamClientOptions,
 } from "./client_options.ts";
-import type { Dialect } from "../../wire/dialect.ts";
+import { type Dialect, labTransport } from "../../wire/dialect.ts";
 
 export type {
   ClientDialect,
@@ -258,11 +258,17 @@ export class StreamClient {
   async setup(): Promise<RtspResponse> {
     if (this.dialect === "rtsp" && !this.#depacketizer) await this.describe();
     const port = this.receiver.port;
-    const transport = this.dialect === "lab"
-      ? `RTP/UDP; client_port= ${port}`
-      : this.#options.transport === "tcp"
-      ? "RTP/AVP/TCP;unicast;interleaved=0-1"
-      : `RTP/AVP;unicast;client_port=${port}-${this.receiver.rtcpPort ?? port + 1}`;
+    const tcp = this.#options.transport === "tcp";
+    const transport = this.dialect === "lab" ? labTransport(port) : serializeTransport({
+      protocol: "RTP",
+      profile: "AVP",
+      lowerTransport: tcp ? "TCP" : "UDP",
+      unicast: true,
+      ...tcp
+        ? { interleaved: { start: 0, end: 1 } }
+        : { clientPort: { start: port, end: this.receiver.rtcpPort ?? port + 1 } },
+      extra: [],
+    });
     const reply = this.#expectOk(
       "SETUP",
       await this.rtsp.request("SETUP", this.setupUri ?? this.uri, { Transport: transport }),
