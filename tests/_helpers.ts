@@ -1,5 +1,7 @@
 /**
- * Small helpers shared by the wire-layer tests (not a test file itself).
+ * Small helpers shared by the tests (not a test file itself): bytes from
+ * text and back, concatenation and comparison of bytes, the error a call
+ * throws, and a temporary directory.
  *
  * @module
  */
@@ -32,6 +34,13 @@ export function concat(...parts: (Uint8Array | number[] | string)[]): Uint8Array
   return out;
 }
 
+/** Whether two byte arrays hold the same bytes. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Run `fn`, assert that it throws an instance of `cls`, and return the error
  * so its fields can be checked.
@@ -48,4 +57,25 @@ export function catchError<T>(fn: () => unknown, cls: new (...args: never[]) => 
     assert.fail(`expected ${cls.name} to be thrown, got ${String(caught)}`);
   }
   return caught;
+}
+
+/** Run `fn` with a new empty temporary directory, removed afterwards whatever happens. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "rtsp_test_" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A stream's text, gathered in the background: `state.text` so far, `done` at its end. */
+export function collect(
+  stream: ReadableStream<Uint8Array>,
+): { state: { text: string }; done: Promise<void> } {
+  const state = { text: "" };
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) state.text += chunk;
+  })();
+  return { state, done };
 }

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { TcpProxy } from "./_tcp_proxy.ts";
 
 /** What happens to one RTP packet. */
 export type Impairment =
@@ -236,88 +237,22 @@ const CLIENT_PORT = /client_port=(\s*)(\d+)(?:-(\d+))?/g;
  * A TCP proxy for RTSP that points each SETUP's `client_port` at a
  * {@linkcode UdpImpairmentProxy} and aims that proxy at the client's ports.
  */
-export class RtspPortRewriter {
-  readonly #listener: Deno.TcpListener;
-  readonly #upstreamPort: number;
+export class RtspPortRewriter implements AsyncDisposable {
   readonly #proxy: UdpImpairmentProxy;
-  readonly #accepting: Promise<void>;
-  readonly #pipes = new Set<Promise<void>>();
-  readonly #conns = new Set<Deno.TcpConn>();
-  #closed = false;
+  readonly #tcp: TcpProxy;
   /** SETUPs rewritten. */
   rewritten = 0;
 
   constructor(upstreamPort: number, proxy: UdpImpairmentProxy) {
-    this.#upstreamPort = upstreamPort;
     this.#proxy = proxy;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
-    this.#accepting = this.#accept();
+    this.#tcp = new TcpProxy(upstreamPort, {
+      handlers: () => ({ toServer: (chunk) => this.#rewrite(chunk) }),
+    });
   }
 
   /** The port clients connect to instead of the server's. */
   get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  async #accept(): Promise<void> {
-    for (;;) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return;
-      }
-      if (this.#closed) {
-        client.close();
-        return;
-      }
-      let server: Deno.TcpConn;
-      try {
-        server = await Deno.connect({ hostname: "127.0.0.1", port: this.#upstreamPort });
-      } catch {
-        client.close();
-        continue;
-      }
-      this.#conns.add(client);
-      this.#conns.add(server);
-      const close = () => {
-        for (const c of [client, server]) {
-          if (!this.#conns.delete(c)) continue;
-          try {
-            c.close();
-          } catch { /* closed */ }
-        }
-      };
-      const pipe = Promise.all([
-        this.#pump(client, server, (chunk) => this.#rewrite(chunk)).finally(close),
-        this.#pump(server, client, (chunk) => chunk).finally(close),
-      ]).then(() => {});
-      this.#pipes.add(pipe);
-      pipe.finally(() => this.#pipes.delete(pipe));
-    }
-  }
-
-  async #pump(
-    from: Deno.TcpConn,
-    to: Deno.TcpConn,
-    transform: (chunk: Uint8Array) => Uint8Array,
-  ): Promise<void> {
-    const buffer = new Uint8Array(65536);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await from.read(buffer);
-      } catch {
-        return;
-      }
-      if (n === null) return;
-      const out = transform(buffer.slice(0, n));
-      try {
-        for (let offset = 0; offset < out.length;) offset += await to.write(out.subarray(offset));
-      } catch {
-        return;
-      }
-    }
+    return this.#tcp.port;
   }
 
   /** Rewrite `client_port=a[-b]` (any spacing, as in the lab's `client_port= 5008`). */
@@ -342,18 +277,8 @@ export class RtspPortRewriter {
   }
 
   /** Stop accepting, close every proxied connection and wait for the pipes. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#listener.close();
-    await this.#accepting;
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
-    this.#conns.clear();
-    await Promise.all(this.#pipes);
+  close(): Promise<void> {
+    return this.#tcp.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -4,17 +4,16 @@
  *
  * - {@linkcode requirePeer}: is the tool installed? In CI (`CI=true`) a missing
  *   tool is an error; elsewhere the test prints "SKIPPED: ..." and returns.
- * - {@linkcode startTestServer}: an in-process {@linkcode RtspServer} on
- *   127.0.0.1, port 0, with its log collected and searchable.
  * - {@linkcode runCommand}: a subprocess with a hard timeout (and an optional
  *   early stop), always awaited, stdout and stderr captured.
  * - {@linkcode frameMd5s}: decode JPEGs with ffmpeg and return one MD5 per
  *   decoded picture (`-f framemd5`), to compare with what a peer decoded.
  *
+ * The server they play from is `startServer` of `_server.ts`.
+ *
  * @module
  */
-import { RtspServer } from "../lib/session/server/rtsp_server.ts";
-import type { UdpSendMode } from "../lib/net/udp_port_pair.ts";
+import { concat } from "./_helpers.ts";
 
 const decoder = new TextDecoder();
 
@@ -61,101 +60,6 @@ export async function requirePeer(name: string, probeArgs: string[]): Promise<bo
   }
   console.warn(`SKIPPED: ${name} not installed (${problem})`);
   return false;
-}
-
-/** An in-process server for one test; dispose it (or call `close`) when done. */
-export interface TestServer extends AsyncDisposable {
-  server: RtspServer;
-  port: number;
-  /** Every log line so far, in order. */
-  log: string[];
-  /** `rtsp://127.0.0.1:PORT/<name>`. */
-  url(name: string): string;
-  /**
-   * Resolve with the first log line (past or future) matching `pattern`;
-   * reject when none comes within `timeoutMs` or the server closes first.
-   */
-  waitForLog(pattern: RegExp, timeoutMs: number): Promise<string>;
-  /** The log as one string, for assertion messages. */
-  logText(): string;
-  close(): Promise<void>;
-}
-
-/** Options for {@linkcode startTestServer}. */
-export interface TestServerOptions {
-  /** How RTP leaves (default: the best available). */
-  udpSendMode?: UdpSendMode;
-  /** Directory whose lab MJPEG files are served. */
-  mediaDir: string;
-  /** Frames per second (the server's default is 20). */
-  fps?: number;
-}
-
-/** Start an {@linkcode RtspServer} on 127.0.0.1, port 0, collecting its log. */
-export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
-  const log: string[] = [];
-  interface Waiter {
-    pattern: RegExp;
-    resolve: (line: string) => void;
-    reject: (error: Error) => void;
-    timer: ReturnType<typeof setTimeout>;
-  }
-  const waiters = new Set<Waiter>();
-  const server = await RtspServer.start({
-    port: 0,
-    hostname: "127.0.0.1",
-    mediaDir: options.mediaDir,
-    fps: options.fps,
-    udpSendMode: options.udpSendMode,
-    log: (line) => {
-      log.push(line);
-      for (const waiter of waiters) {
-        if (waiter.pattern.test(line)) {
-          waiters.delete(waiter);
-          clearTimeout(waiter.timer);
-          waiter.resolve(line);
-        }
-      }
-    },
-  });
-  const port = server.addr.port;
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    for (const waiter of waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new Error(`server closed before a log line matched ${waiter.pattern}`));
-    }
-    waiters.clear();
-    await server.close();
-  };
-  return {
-    server,
-    port,
-    log,
-    url: (name) => `rtsp://127.0.0.1:${port}/${name}`,
-    waitForLog(pattern, timeoutMs) {
-      const seen = log.find((line) => pattern.test(line));
-      if (seen !== undefined) return Promise.resolve(seen);
-      if (closed) return Promise.reject(new Error(`server closed; no log line matched ${pattern}`));
-      return new Promise((resolve, reject) => {
-        const waiter: Waiter = {
-          pattern,
-          resolve,
-          reject,
-          timer: setTimeout(() => {
-            waiters.delete(waiter);
-            reject(new Error(`no log line matched ${pattern} within ${timeoutMs} ms`));
-          }, timeoutMs),
-        };
-        waiters.add(waiter);
-      });
-    },
-    logText: () => log.join("\n"),
-    close,
-    [Symbol.asyncDispose]: close,
-  };
 }
 
 /** Options for {@linkcode runCommand}. */
@@ -315,12 +219,7 @@ export function parseFrameMd5(output: string): string[] {
  * @throws {Error} when ffmpeg fails or warns, or decodes a different number of pictures.
  */
 export async function frameMd5s(jpegs: Uint8Array[]): Promise<string[]> {
-  const input = new Uint8Array(jpegs.reduce((n, j) => n + j.length, 0));
-  let offset = 0;
-  for (const jpeg of jpegs) {
-    input.set(jpeg, offset);
-    offset += jpeg.length;
-  }
+  const input = concat(...jpegs);
   const result = await runCommand(
     "ffmpeg",
     [

@@ -1,24 +1,21 @@
 /**
- * Helpers for the server tests (not a test file itself): a real
- * {@linkcode RtspServer} on loopback, a raw TCP client that sends exact bytes,
- * the lab client's reply parsing, a UDP sink for RTP, and small oracles
- * (lab MJPEG frames, RTP headers, standard replies) written independently of
- * `lib/` so they can check it.
+ * Helpers for the server tests (not a test file itself): a raw TCP client
+ * that sends exact bytes, standard requests and the lab client's reply
+ * parsing, UDP sinks for RTP and RTCP, and small oracles (lab MJPEG frames,
+ * RTP headers, standard replies) written independently of `lib/` so they
+ * can check it. The server itself is `startServer` of `_server.ts`.
  *
  * Every wait is bounded; every socket and timer is released on dispose, so
  * Deno's sanitizers stay on.
  *
  * @module
  */
-import { RtspServer } from "../lib/session/server/rtsp_server.ts";
-import type { RtspServerOptions } from "../lib/session/server/server_options.ts";
+import assert from "node:assert/strict";
+import { concat } from "./_helpers.ts";
+import { PROJECT_ROOT } from "./_server.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** The project root (where `video.mjpeg` lives). */
-export const PROJECT_ROOT: string = decodeURIComponent(new URL("../", import.meta.url).pathname)
-  .replace(/\/$/, "");
 
 /** Resolve after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
@@ -46,47 +43,6 @@ async function race<T, U>(promise: Promise<T>, ms: number, timedOut: U): Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Server
-
-/** Options for {@linkcode startServer}: the server's, minus address and log. */
-export type TestServerOptions = Partial<Omit<RtspServerOptions, "port" | "hostname" | "log">>;
-
-/** A running server, its collected log lines, and disposal that closes it. */
-export interface TestServer {
-  server: RtspServer;
-  /** Every line the server logged, in order. */
-  logs: string[];
-  /** The RTSP port on 127.0.0.1. */
-  port: number;
-  /** `rtsp://127.0.0.1:PORT/name`. */
-  url(name: string): string;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/**
- * Start an {@linkcode RtspServer} on 127.0.0.1, port 0, serving
- * `options.mediaDir` (default: the project root), with its log collected.
- */
-export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const logs: string[] = [];
-  const server = await RtspServer.start({
-    mediaDir: PROJECT_ROOT,
-    ...options,
-    port: 0,
-    hostname: "127.0.0.1",
-    log: (line) => logs.push(line),
-  });
-  const port = server.addr.port;
-  return {
-    server,
-    logs,
-    port,
-    url: (name) => `rtsp://127.0.0.1:${port}/${name}`,
-    [Symbol.asyncDispose]: () => server.close(),
-  };
 }
 
 // ---------------------------------------------------------------------------
@@ -176,10 +132,7 @@ export class RawConn {
       this.#eof = true;
       return "eof";
     }
-    const grown = new Uint8Array(this.#buffer.length + result.length);
-    grown.set(this.#buffer);
-    grown.set(result, this.#buffer.length);
-    this.#buffer = grown;
+    this.#buffer = concat(this.#buffer, result);
     return "data";
   }
 
@@ -272,7 +225,19 @@ export class RawConn {
 }
 
 // ---------------------------------------------------------------------------
-// Reply parsing
+// Standard requests and replies
+
+/** A standard request: CRLF line ends, the headers in the order given, and a blank line. */
+export function req(
+  method: string,
+  uri: string,
+  headers: Record<string, string | number> = {},
+  version = "RTSP/1.0",
+): string {
+  const lines = [`${method} ${uri} ${version}`];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return lines.join("\r\n") + "\r\n\r\n";
+}
 
 /** What the lab client takes from a reply. */
 export interface LabReply {
@@ -353,6 +318,26 @@ export function parseReply(raw: string): Reply {
   return { version: m[1], status: Number(m[2]), reason: m[3], headers, lines, raw };
 }
 
+/** `name=value` parameters of a `;`-separated header value (names lower-cased; bare names map to ""). */
+export function paramsOf(value: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const part of value.split(";")) {
+    const eq = part.indexOf("=");
+    params.set(
+      (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase(),
+      eq < 0 ? "" : part.slice(eq + 1).trim(),
+    );
+  }
+  return params;
+}
+
+/** The session id of a reply's Session header, which must be there. */
+export function sessionIdOf(reply: Reply): string {
+  const value = reply.headers.get("session");
+  assert.ok(value !== undefined, `no Session in ${JSON.stringify(reply.raw)}`);
+  return value.split(";")[0];
+}
+
 // ---------------------------------------------------------------------------
 // RTP over UDP
 
@@ -425,6 +410,50 @@ export function udpSink(): UdpSink {
   };
 }
 
+/** What a sink for RTP must offer {@linkcode sinkPair}. */
+export interface PortSink {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** RTP and RTCP sinks for one session: RTP on the lower port, as `client_port=a-b` needs. */
+export interface SinkPair<R extends PortSink = UdpSink> {
+  rtp: R;
+  rtcp: UdpSink;
+  /** `RTP/AVP;unicast;client_port=<rtp>-<rtcp>`. */
+  transport: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * An RTP sink from `makeRtp` (default {@linkcode udpSink}) and an RTCP sink
+ * on a higher port.
+ */
+export async function sinkPair<R extends PortSink = UdpSink>(
+  makeRtp?: () => R,
+): Promise<SinkPair<R>> {
+  // Without makeRtp, R is UdpSink (its default).
+  const make = makeRtp ?? (udpSink as unknown as () => R);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const rtp = make();
+    const rtcp = udpSink();
+    if (rtcp.port > rtp.port) {
+      return {
+        rtp,
+        rtcp,
+        transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcp.port}`,
+        [Symbol.asyncDispose]: async () => {
+          await rtp.close();
+          await rtcp.close();
+        },
+      };
+    }
+    await rtp.close();
+    await rtcp.close();
+  }
+  throw new Error("Cannot bind an RTCP sink above the RTP sink's port");
+}
+
 /** The fixed RTP header fields and payload, decoded independently of lib/. */
 export interface RtpView {
   version: number;
@@ -476,14 +505,7 @@ export async function readLabFrames(path = `${PROJECT_ROOT}/video.mjpeg`): Promi
 
 /** `frames` in the lab MJPEG format: each JPEG preceded by its length as 5 ASCII digits. */
 export function labFile(frames: readonly Uint8Array[]): Uint8Array {
-  const parts = frames.flatMap((f) => [encoder.encode(String(f.length).padStart(5, "0")), f]);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concat(...frames.flatMap((f) => [String(f.length).padStart(5, "0"), f]));
 }
 
 /** A temporary media directory, removed on dispose. */
@@ -502,11 +524,4 @@ export async function tempMediaDir(files: Record<string, Uint8Array>): Promise<T
     throw error;
   }
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
-}
-
-/** Whether two byte arrays are equal. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

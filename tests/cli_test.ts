@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { assertSamePicture } from "./_same_picture.ts";
+import { collect, sameBytes, withTempDir } from "./_helpers.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -94,15 +95,6 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
   }
 }
 
-/** Everything a stream says, collected in the background. */
-function collect(stream: ReadableStream<Uint8Array>) {
-  const state = { text: "" };
-  const done = (async () => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) state.text += chunk;
-  })();
-  return { state, done };
-}
-
 /** A running `server.ts`, its port parsed from what it prints. */
 class ServerProcess {
   readonly child: Deno.ChildProcess;
@@ -177,19 +169,6 @@ async function withServer(
   }
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "cli_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /**
  * DIR holds frame_000001.jpg .. frame_000200.jpg, each frame i of the file:
  * byte for byte in the lab dialect; in the standard dialect (RTP/JPEG, RFC
@@ -203,7 +182,7 @@ async function assertFramesWritten(dir: string, dialect: string): Promise<void> 
   assert.deepEqual(names.sort(), expected);
   for (const [i, name] of expected.entries()) {
     const bytes = await Deno.readFile(`${dir}/${name}`);
-    if (equalBytes(bytes, FRAMES[i])) continue;
+    if (sameBytes(bytes, FRAMES[i])) continue;
     assert.ok(dialect === "rtsp", `${name} differs from frame ${i} of video.mjpeg`);
     assertSamePicture(bytes, FRAMES[i], name);
   }

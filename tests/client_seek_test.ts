@@ -12,17 +12,12 @@ import assert from "node:assert/strict";
 import { ClientOptionError } from "../lib/session/client/client_options.ts";
 import { RtspClientError } from "../lib/session/client/rtsp_client.ts";
 import { StreamClient } from "../lib/session/client/stream_client.ts";
+import type { Dialect } from "../lib/wire/dialect.ts";
 import { readLabFrames as parseLabFrames } from "../lib/wire/lab_mjpeg.ts";
-import { parseJpegStructure } from "../lib/wire/jpeg.ts";
-import { assertSamePicture } from "./_same_picture.ts";
-import {
-  PROJECT_ROOT,
-  readLabFrames,
-  sleep,
-  startServer,
-  type TestServer,
-  waitUntil,
-} from "./_raw_rtsp.ts";
+import { assertSamePicture, FrameFinder } from "./_same_picture.ts";
+import { collect, withTempDir } from "./_helpers.ts";
+import { readLabFrames, sleep, waitUntil } from "./_raw_rtsp.ts";
+import { PROJECT_ROOT, startServer, type TestServer } from "./_server.ts";
 
 const FRAMES = await readLabFrames();
 const FPS = 20;
@@ -32,22 +27,14 @@ const RUN_TIMEOUT_MS = 30_000;
 // ---------------------------------------------------------------------------
 // Telling frames apart
 
-function scanKey(jpeg: Uint8Array): string {
-  const scan = jpeg.subarray(parseJpegStructure(jpeg).scanOffset, jpeg.length - 2);
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < scan.length; i++) hash = Math.imul(hash ^ scan[i], 0x01000193);
-  return `${scan.length}:${hash >>> 0}`;
-}
-
-const NUMBER_BY_KEY = new Map(FRAMES.map((jpeg, i) => [scanKey(jpeg), i + 1]));
-assert.equal(NUMBER_BY_KEY.size, FRAMES.length, "video.mjpeg's frames are distinct");
+const FINDER = new FrameFinder(FRAMES, "video.mjpeg");
 
 /** The file's frame number (from 1) of a received frame, its picture confirmed. */
 function frameOf(jpeg: Uint8Array, label: string): number {
-  const n = NUMBER_BY_KEY.get(scanKey(jpeg));
-  assert.ok(n !== undefined, `${label} is none of the file's frames`);
-  assertSamePicture(jpeg, FRAMES[n - 1], label);
-  return n;
+  const index = FINDER.indexOf(jpeg);
+  assert.ok(index >= 0, `${label} is none of the file's frames`);
+  assertSamePicture(jpeg, FRAMES[index], label);
+  return index + 1;
 }
 
 /** The file's frame numbers of the frames of a lab MJPEG recording, in the order received. */
@@ -82,15 +69,6 @@ async function framesWritten(dir: string): Promise<string[]> {
   return found;
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "client_seek_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 // ---------------------------------------------------------------------------
 // The CLI as a subprocess
 
@@ -103,15 +81,6 @@ function clientCommand(args: string[], stdin: "null" | "piped"): Deno.ChildProce
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
-}
-
-/** Text a stream says, collected in the background. */
-function collect(stream: ReadableStream<Uint8Array>) {
-  const state = { text: "" };
-  const done = (async () => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) state.text += chunk;
-  })();
-  return { state, done };
 }
 
 /** Kill `child` after `ms` unless it has exited; returns its status and output. */
@@ -220,21 +189,28 @@ Deno.test("cli: client --interactive 'seek 2' while playing: the next frame rece
 // ---------------------------------------------------------------------------
 // PAUSE and PLAY through the library
 
-async function openClient(srv: TestServer, dir: string): Promise<StreamClient> {
+/**
+ * A client of `video.mjpeg` on `srv` in `dialect` (default: standard RTSP),
+ * writing frames to `dir`/frames and a recording to `dir`/recording.mjpeg
+ * when `dir` is given.
+ */
+async function openClient(
+  srv: TestServer,
+  { dir, dialect = "rtsp" }: { dir?: string; dialect?: Dialect } = {},
+): Promise<StreamClient> {
   return await StreamClient.open({
     host: "127.0.0.1",
     port: srv.port,
     resource: "video.mjpeg",
-    dialect: "rtsp",
-    outDir: `${dir}/frames`,
-    mjpegFile: `${dir}/recording.mjpeg`,
+    dialect,
+    ...dir === undefined ? {} : { outDir: `${dir}/frames`, mjpegFile: `${dir}/recording.mjpeg` },
   });
 }
 
 Deno.test("StreamClient: PAUSE, a second of silence, PLAY resumes with the next frame; nothing lost, frame rate and jitter as without the pause", async () => {
   await using srv = await startServer({ fps: FPS });
   await withTempDir(async (dir) => {
-    const client = await openClient(srv, dir);
+    const client = await openClient(srv, { dir });
     let jitterAfterResume: number;
     let pausedRange: string | undefined;
     let resumedRange: string | undefined;
@@ -284,7 +260,7 @@ Deno.test("StreamClient: PAUSE, a second of silence, PLAY resumes with the next 
 Deno.test("StreamClient.seek() while paused waits for PLAY, which starts there", async () => {
   await using srv = await startServer({ fps: FPS });
   await withTempDir(async (dir) => {
-    const client = await openClient(srv, dir);
+    const client = await openClient(srv, { dir });
     try {
       await client.setup();
       await client.play();
@@ -312,12 +288,7 @@ Deno.test("StreamClient.seek() while paused waits for PLAY, which starts there",
 
 Deno.test("StreamClient.play() with a range past the end is refused with 457, and the session plays on", async () => {
   await using srv = await startServer({ fps: FPS });
-  const client = await StreamClient.open({
-    host: "127.0.0.1",
-    port: srv.port,
-    resource: "video.mjpeg",
-    dialect: "rtsp",
-  });
+  const client = await openClient(srv);
   try {
     await client.setup();
     await assert.rejects(client.play({ start: 20 }), (error: unknown) => {
@@ -338,12 +309,7 @@ Deno.test("StreamClient.play() with a range past the end is refused with 457, an
 
 Deno.test("StreamClient in the lab dialect refuses a range or a seek, naming it", async () => {
   await using srv = await startServer({ fps: FPS });
-  const client = await StreamClient.open({
-    host: "127.0.0.1",
-    port: srv.port,
-    resource: "video.mjpeg",
-    dialect: "lab",
-  });
+  const client = await openClient(srv, { dialect: "lab" });
   try {
     await client.setup();
     for (
@@ -369,7 +335,7 @@ Deno.test("StreamClient in the lab dialect refuses a range or a seek, naming it"
 Deno.test("StreamClient.seek() backwards while playing: frames numbered by the file, nothing lost, jitter not inflated", async () => {
   await using srv = await startServer({ fps: FPS });
   await withTempDir(async (dir) => {
-    const client = await openClient(srv, dir);
+    const client = await openClient(srv, { dir });
     let jitterAfterSeek: number;
     let before: number;
     try {

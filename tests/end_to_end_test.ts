@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { assertSamePicture } from "./_same_picture.ts";
-import { RtspServer } from "../lib/session/server/rtsp_server.ts";
+import { sameBytes, withTempDir } from "./_helpers.ts";
+import { startServer } from "./_server.ts";
+import type { RtspServer } from "../lib/session/server/rtsp_server.ts";
 import { RtspClientError } from "../lib/session/client/rtsp_client.ts";
 import { RtpReceiver } from "../lib/session/client/rtp_receiver.ts";
 import type { Dialect } from "../lib/wire/dialect.ts";
@@ -32,27 +34,8 @@ async function withServer(
   fn: (server: RtspServer) => Promise<void>,
   fps = FPS,
 ): Promise<void> {
-  const server = await RtspServer.start({
-    port: 0,
-    hostname: "127.0.0.1",
-    mediaDir: ROOT.pathname,
-    fps,
-    log: () => {},
-  });
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "end_to_end_test_" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using srv = await startServer({ fps });
+  await fn(srv.server);
 }
 
 function openClient(
@@ -89,16 +72,10 @@ async function assertFramesWritten(dir: string, count: number, dialect: Dialect)
   assert.deepEqual(names.sort(), expected);
   for (let i = 0; i < count; i++) {
     const written = await Deno.readFile(`${dir}/${expected[i]}`);
-    if (equalBytes(written, FRAMES[i])) continue;
+    if (sameBytes(written, FRAMES[i])) continue;
     assert.ok(dialect === "rtsp", `${expected[i]} differs from frame ${i} of the file`);
     assertSamePicture(written, FRAMES[i], `${expected[i]} (frame ${i} of the file)`);
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -30,31 +30,23 @@ import { RtspConnection } from "../lib/net/rtsp_connection.ts";
 import {
   labFile,
   labParseReply,
-  PROJECT_ROOT,
   RawConn,
+  req,
   rtpView,
-  sameBytes,
+  sinkPair,
   sleep,
-  startServer,
   tempMediaDir,
   type UdpSink,
   udpSink,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { PROJECT_ROOT, startServer } from "./_server.ts";
+import { concat, sameBytes, withTempDir } from "./_helpers.ts";
 
 const FRAMES = [...readLabFrames(await Deno.readFile(`${PROJECT_ROOT}/video.mjpeg`))].map((f) =>
   f.data
 );
 const encoder = new TextEncoder();
-
-async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "faults_test_" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** frame_NNNNNN.jpg files in `dir`, each checked against the file's frame NNNNNN. */
 async function assertKeptFrames(dir: string, expectedCount: number): Promise<number[]> {
@@ -437,21 +429,6 @@ for (const c of FAKE_CASES) {
 // ---------------------------------------------------------------------------
 // Server: broken media
 
-/** A standard request with CRLF and the blank line. */
-function req(
-  method: string,
-  uri: string,
-  cseq: number,
-  headers: Record<string, string> = {},
-): string {
-  return [
-    `${method} ${uri} RTSP/1.0`,
-    `CSeq: ${cseq}`,
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ]
-    .join("\r\n") + "\r\n\r\n";
-}
-
 const status = (reply: string) => Number(/^RTSP\/1\.0 (\d{3}) /.exec(reply)?.[1]);
 
 Deno.test("faults: malformed media files are 415 naming file, frame and offset; a playing session is untouched", async () => {
@@ -490,8 +467,9 @@ Deno.test("faults: malformed media files are 415 naming file, frame and offset; 
     let cseq = 0;
     for (const [name, , frame, offset] of broken) {
       const requests = [
-        req("DESCRIBE", srv.url(name), ++cseq),
-        req("SETUP", srv.url(name), ++cseq, {
+        req("DESCRIBE", srv.url(name), { CSeq: ++cseq }),
+        req("SETUP", srv.url(name), {
+          CSeq: ++cseq,
           Transport: `RTP/AVP;unicast;client_port=${sink.port}-${sink.port + 1}`,
         }),
         `SETUP ${name} RTSP/1.0\nCSeq: ${++cseq}\nTransport: RTP/UDP; client_port= ${sink.port}`,
@@ -522,16 +500,6 @@ Deno.test("faults: malformed media files are 415 naming file, frame and offset; 
   assert.equal(s.packetsLost, 0);
   assert.equal(s.framesIncomplete + s.framesDamaged, 0);
 });
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
 
 /** A lab session on `conn` sending to `sink`: SETUP and PLAY; returns the session id. */
 async function labPlay(conn: RawConn, sink: UdpSink, name: string): Promise<number> {
@@ -592,22 +560,20 @@ Deno.test("faults: a file replaced while served: the playing session keeps its c
 
 Deno.test("faults: close() while a standard UDP session plays sends RTCP BYE to the client's RTCP port", async () => {
   const srv = await startServer({ fps: 50 });
-  await using one = udpSink();
-  await using two = udpSink();
-  // RTP to the lower port, RTCP to the higher (a Transport port range must ascend).
-  const [rtpSink, rtcpSink] = one.port < two.port ? [one, two] : [two, one];
+  await using sinks = await sinkPair();
+  const { rtp: rtpSink, rtcp: rtcpSink } = sinks;
   await using conn = await RawConn.connect(srv.port);
   try {
     const setup = await conn.request(
-      req("SETUP", srv.url("video.mjpeg"), 1, {
-        Transport: `RTP/AVP;unicast;client_port=${rtpSink.port}-${rtcpSink.port}`,
-      }),
+      req("SETUP", srv.url("video.mjpeg"), { CSeq: 1, Transport: sinks.transport }),
     );
     assert.equal(status(setup), 200, setup);
     const session = /Session: (\d+)/.exec(setup)![1];
     const ssrc = parseInt(/ssrc=([0-9A-Fa-f]+)/.exec(setup)![1], 16);
     assert.equal(
-      status(await conn.request(req("PLAY", srv.url("video.mjpeg"), 2, { Session: session }))),
+      status(
+        await conn.request(req("PLAY", srv.url("video.mjpeg"), { CSeq: 2, Session: session })),
+      ),
       200,
     );
     assert.ok(await rtpSink.waitFor(20, 3000), "RTP flows");
@@ -640,13 +606,17 @@ Deno.test("faults: a second TEARDOWN of a session is 454; so is the lab's PLAY b
   await using conn = await RawConn.connect(srv.port);
   const video = srv.url("video.mjpeg");
   const setup = await conn.request(
-    req("SETUP", video, 1, {
+    req("SETUP", video, {
+      CSeq: 1,
       Transport: `RTP/AVP;unicast;client_port=${sink.port}-${sink.port + 1}`,
     }),
   );
   const session = /Session: (\d+)/.exec(setup)![1];
-  assert.equal(status(await conn.request(req("TEARDOWN", video, 2, { Session: session }))), 200);
-  const again = await conn.request(req("TEARDOWN", video, 3, { Session: session }));
+  assert.equal(
+    status(await conn.request(req("TEARDOWN", video, { CSeq: 2, Session: session }))),
+    200,
+  );
+  const again = await conn.request(req("TEARDOWN", video, { CSeq: 3, Session: session }));
   assert.equal(status(again), 454);
   assert.match(again, /CSeq: 3\r\n/);
   assert.equal(srv.server.sessions.size, 0);
@@ -678,7 +648,7 @@ Deno.test("faults: another connection's TEARDOWN of a session is 454 and the own
   const session = await labPlay(owner, sink, "video.mjpeg");
   assert.ok(await sink.waitFor(5, 3000));
   const video = srv.url("video.mjpeg");
-  const answer = await other.request(req("TEARDOWN", video, 1, { Session: String(session) }));
+  const answer = await other.request(req("TEARDOWN", video, { CSeq: 1, Session: session }));
   assert.equal(status(answer), 454);
   assert.equal(srv.server.sessions.size, 1, "the owner's session is still there");
   const count = sink.datagrams.length;

@@ -63,7 +63,7 @@ import { parseScale, serializeScale } from "../lib/wire/scale_header.ts";
 import { Rfc2435Depacketizer, type RtpJpegPacketView } from "../lib/wire/rfc2435_depacketizer.ts";
 import { RtspParseError, RtspParser, type RtspParserItem } from "../lib/wire/rtsp_parser.ts";
 import { Rng } from "./_rng.ts";
-import { concat } from "./_helpers.ts";
+import { concat, sameBytes } from "./_helpers.ts";
 
 // ---------------------------------------------------------------------------
 // Seeded randomness
@@ -75,12 +75,6 @@ const BASE_SEED = Number(Deno.env.get("FUZZ_SEED") ?? 0x5eed2435) >>> 0;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -444,7 +438,7 @@ function checkRtp(bytes: Uint8Array): string | undefined {
   // Padding octets other than the count are not kept (RFC 3550 gives them no meaning).
   const expected = bytes.slice();
   for (let i = bytes.length - packet.padding; i < bytes.length - 1; i++) expected[i] = 0;
-  if (!same(out, expected)) {
+  if (!sameBytes(out, expected)) {
     return `RTP round trip differs at byte ${firstDifference(out, expected)} of ${bytes.length}`;
   }
   return undefined;
@@ -510,7 +504,7 @@ function checkLabFrames(bytes: Uint8Array): string | undefined {
     return unexpected("readLabFrames", error, [LabMjpegError]);
   }
   const out = writeLabMjpeg(frames);
-  if (!same(out, bytes)) {
+  if (!sameBytes(out, bytes)) {
     return `lab MJPEG round trip differs at byte ${firstDifference(out, bytes)}`;
   }
   return undefined;
@@ -525,7 +519,7 @@ function checkMjpegSource(bytes: Uint8Array): string | undefined {
   }
   if (source.frames.some((f) => !isCompleteJpeg(f))) return "accepted a frame that is not a JPEG";
   const out = writeLabMjpeg(source.frames);
-  if (!same(out, bytes)) {
+  if (!sameBytes(out, bytes)) {
     return `MJPEG source round trip differs at byte ${firstDifference(out, bytes)}`;
   }
   return undefined;
@@ -551,7 +545,7 @@ function checkRfc2435Header(payload: Uint8Array): string | undefined {
   }
   const expected = payload.slice(0, size);
   if (header.quantTables) expected[size - header.quantTables.length - 4] = 0; // MBZ
-  if (!same(out, expected)) {
+  if (!sameBytes(out, expected)) {
     return `RFC 2435 header round trip differs at byte ${firstDifference(out, expected)}`;
   }
   return undefined;
@@ -1528,7 +1522,7 @@ Deno.test("fuzz: a clean RTP/JPEG packet sequence gives back the frames of video
       assert.equal(events.length, 1, `frame ${start + f} at ${size}: ${JSON.stringify(events)}`);
       const event = events[0];
       assert.ok(event.kind === "frame", `frame ${start + f} dropped`);
-      assert.ok(same(event.jpeg, FRAMES[start + f]), `frame ${start + f} differs at ${size}`);
+      assert.ok(sameBytes(event.jpeg, FRAMES[start + f]), `frame ${start + f} differs at ${size}`);
       cases++;
     }
   }

@@ -25,11 +25,10 @@ import {
   RawConn,
   readLabFrames,
   sleep,
-  startServer,
   tempMediaDir,
-  type TestServer,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { startServer, type TestServer } from "./_server.ts";
 import { Rng } from "./_rng.ts";
 import { concat } from "./_helpers.ts";
 

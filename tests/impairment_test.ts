@@ -26,7 +26,8 @@ import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { RTP_HEADER_SIZE } from "../lib/wire/rtp_packet.ts";
 import { StreamClient, type StreamClientOptions } from "../lib/session/client/stream_client.ts";
 import { type Impairment, RtspPortRewriter, UdpImpairmentProxy } from "./_impairment_proxy.ts";
-import { labFile, startServer, tempMediaDir } from "./_raw_rtsp.ts";
+import { labFile, tempMediaDir } from "./_raw_rtsp.ts";
+import { startServer } from "./_server.ts";
 import { Rng } from "./_rng.ts";
 
 const VIDEO = await Deno.readFile(new URL("../video.mjpeg", import.meta.url));

@@ -20,14 +20,9 @@ import { parseJpegStructure } from "../lib/wire/jpeg.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { convertForRtpJpeg } from "../lib/media/jpeg_conversion.ts";
 import { makeLabVideo } from "../tools/make_video.ts";
-import {
-  frameMd5s,
-  parseFrameMd5,
-  requirePeer,
-  runCommand,
-  startTestServer,
-  tail,
-} from "./_peers.ts";
+import { frameMd5s, parseFrameMd5, requirePeer, runCommand, tail } from "./_peers.ts";
+import { startServer } from "./_server.ts";
+import { concat } from "./_helpers.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const VIDEO = "video.mjpeg";
@@ -108,14 +103,14 @@ function assertSamePictures(actual: string[], expected: string[], what: string):
 Deno.test("ffmpeg plays video.mjpeg over RTP/UDP: 200 frames, each identical to its original JPEG", async () => {
   if (!await haveFfmpeg()) return;
   assert.equal(FRAMES.length, 200, "video.mjpeg should have 200 frames");
-  await using server = await startTestServer({ mediaDir: ROOT, fps: FAST_FPS });
+  await using server = await startServer({ fps: FAST_FPS });
   const md5s = await playWithFfmpeg(server.url(VIDEO), "udp", 200, server.logText);
   assertSamePictures(md5s, await videoMd5s(), "ffmpeg over UDP");
 });
 
 Deno.test("ffprobe sees video.mjpeg as 384x288 mjpeg at 20 fps, 10 s long", async () => {
   if (!await haveFfmpeg()) return;
-  await using server = await startTestServer({ mediaDir: ROOT }); // default 20 fps
+  await using server = await startServer(); // default 20 fps
   const url = server.url(VIDEO);
   const result = await runCommand(
     "ffprobe",
@@ -171,7 +166,7 @@ Deno.test("ffmpeg plays a file with restart markers (RFC 2435 types 64/65) with 
       const dri = parseJpegStructure(frame).segments.find((s) => s.marker === 0xdd);
       assert.ok(dri && ((dri.data[0] << 8) | dri.data[1]) > 0, `frame ${i} has no DRI marker`);
     }
-    await using server = await startTestServer({ mediaDir, fps: FAST_FPS });
+    await using server = await startServer({ mediaDir, fps: FAST_FPS });
     const md5s = await playWithFfmpeg(server.url(name), "udp", frames.length, server.logText);
     assertSamePictures(md5s, await frameMd5s(frames), "ffmpeg, file with restart markers");
   } finally {
@@ -182,7 +177,7 @@ Deno.test("ffmpeg plays a file with restart markers (RFC 2435 types 64/65) with 
 // RTP and RTCP over the RTSP connection (TCP interleaved, RFC 2326 §10.12).
 Deno.test("ffmpeg plays video.mjpeg over RTSP/TCP interleaved: 200 frames, each identical to its original JPEG", async () => {
   if (!await haveFfmpeg()) return;
-  await using server = await startTestServer({ mediaDir: ROOT, fps: FAST_FPS });
+  await using server = await startServer({ fps: FAST_FPS });
   const md5s = await playWithFfmpeg(server.url(VIDEO), "tcp", 200, server.logText);
   assertSamePictures(md5s, await videoMd5s(), "ffmpeg over TCP");
 });
@@ -194,19 +189,13 @@ const LAB_444_SIZE = { width: 384, height: 288 };
 
 /** Decode JPEGs with ffmpeg (one jpeg_pipe stream) to packed RGB, one picture after another. */
 async function ffmpegRgb(jpegs: Uint8Array[]): Promise<Uint8Array> {
-  const input = new Uint8Array(jpegs.reduce((n, j) => n + j.length, 0));
-  let offset = 0;
-  for (const jpeg of jpegs) {
-    input.set(jpeg, offset);
-    offset += jpeg.length;
-  }
   const result = await runCommand(
     "ffmpeg",
     [
       ...["-nostdin", "-hide_banner", "-v", "error", "-f", "jpeg_pipe", "-i", "pipe:0"],
       ...["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
     ],
-    { timeoutMs: 20_000, stdin: input },
+    { timeoutMs: 20_000, stdin: concat(...jpegs) },
   );
   assert.ok(
     result.success && result.stderr === "",
@@ -286,7 +275,7 @@ async function play444(transport: "udp" | "tcp"): Promise<void> {
   const mediaDir = await Deno.makeTempDir({ prefix: `interop_ffmpeg_444_${transport}_` });
   try {
     await Deno.writeFile(join(mediaDir, LAB_444), file);
-    await using server = await startTestServer({ mediaDir, fps: 50 });
+    await using server = await startServer({ mediaDir, fps: 50 });
     const rgb = await runFfmpegPlay(
       server.url(LAB_444),
       transport,
@@ -318,7 +307,7 @@ async function play444(transport: "udp" | "tcp"): Promise<void> {
       );
     }
 
-    const logged = server.log.filter((line) => / converted \d+ of \d+ frames/.test(line));
+    const logged = server.logs.filter((line) => / converted \d+ of \d+ frames/.test(line));
     assert.equal(logged.length, 1, `conversion logged once:\n${tail(server.logText())}`);
     assert.match(
       logged[0],

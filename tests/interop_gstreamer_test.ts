@@ -30,7 +30,8 @@ import { join } from "node:path";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { convertForRtpJpeg } from "../lib/media/jpeg_conversion.ts";
 import { makeLabVideo } from "../tools/make_video.ts";
-import { frameMd5s, requirePeer, runCommand, startTestServer, tail } from "./_peers.ts";
+import { frameMd5s, requirePeer, runCommand, tail } from "./_peers.ts";
+import { startServer } from "./_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const VIDEO = "video.mjpeg";
@@ -116,7 +117,7 @@ async function playWithGstreamer(
 ): Promise<string[]> {
   const dir = await Deno.makeTempDir({ prefix: `interop_gstreamer_${protocols}_` });
   try {
-    await using server = await startTestServer({ mediaDir: stream.mediaDir, fps: stream.fps });
+    await using server = await startServer({ mediaDir: stream.mediaDir, fps: stream.fps });
     const url = server.url(stream.name);
     const pipeline = [
       ...["rtspsrc", `location=${url}`, `protocols=${protocols}`, "latency=200"],
@@ -196,7 +197,7 @@ async function playWithGstreamer(
       );
       next = index + 1;
     }
-    return [...server.log];
+    return [...server.logs];
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

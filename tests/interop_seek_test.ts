@@ -22,9 +22,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { RtspServer } from "../lib/session/server/rtsp_server.ts";
 import { frameMd5s, parseFrameMd5, requirePeer, tail } from "./_peers.ts";
-import { PROJECT_ROOT, readLabFrames } from "./_raw_rtsp.ts";
+import { readLabFrames } from "./_raw_rtsp.ts";
+import { startServer, type TestServer } from "./_server.ts";
+import { TcpProxy } from "./_tcp_proxy.ts";
+import { concat, withTempDir } from "./_helpers.ts";
 import { assertSamePicture } from "./_same_picture.ts";
 
 const FRAMES = await readLabFrames();
@@ -40,35 +42,10 @@ const PYTHON = "/usr/bin/python3";
 const GST_SEEK = new URL("./_gst_seek.py", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
-// ---------------------------------------------------------------------------
-// A server whose log lines carry the time they were written
-
+/** A line and the time it was read (performance.now()). */
 interface TimedLine {
   at: number;
   line: string;
-}
-
-interface SeekServer extends AsyncDisposable {
-  port: number;
-  log: TimedLine[];
-  logText(): string;
-}
-
-async function startSeekServer(): Promise<SeekServer> {
-  const log: TimedLine[] = [];
-  const server = await RtspServer.start({
-    port: 0,
-    hostname: "127.0.0.1",
-    mediaDir: PROJECT_ROOT,
-    fps: FPS,
-    log: (line) => log.push({ at: performance.now(), line }),
-  });
-  return {
-    port: server.addr.port,
-    log,
-    logText: () => log.map((l) => `${l.at.toFixed(1)} ${l.line}`).join("\n"),
-    [Symbol.asyncDispose]: () => server.close(),
-  };
 }
 
 // ---------------------------------------------------------------------------
@@ -86,14 +63,11 @@ interface Passed {
  * interleaved `$` frames, and records each message's head.
  */
 class MessageSplitter {
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   constructor(readonly dir: Passed["dir"], readonly record: (p: Passed) => void) {}
 
   push(chunk: Uint8Array, at: number): void {
-    const grown = new Uint8Array(this.#buffer.length + chunk.length);
-    grown.set(this.#buffer);
-    grown.set(chunk, this.#buffer.length);
-    this.#buffer = grown;
+    this.#buffer = concat(this.#buffer, chunk);
     for (;;) {
       const b = this.#buffer;
       if (b.length === 0) return;
@@ -125,69 +99,27 @@ function indexOfBlankLine(b: Uint8Array): number {
 
 /** A TCP proxy to `target` on 127.0.0.1 that records the RTSP messages passing it. */
 class RecordingProxy implements AsyncDisposable {
-  readonly #listener: Deno.TcpListener;
-  readonly #conns = new Set<Deno.TcpConn>();
-  readonly #tasks = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
   readonly passed: Passed[] = [];
+  readonly #tcp: TcpProxy;
 
-  constructor(readonly target: number) {
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
-    this.#accepting = this.#accept();
+  constructor(target: number) {
+    const record = (p: Passed) => this.passed.push(p);
+    const through = (splitter: MessageSplitter) => (chunk: Uint8Array) => {
+      splitter.push(chunk, performance.now());
+      return chunk;
+    };
+    // No Nagle delay of its own: the proxy must not change the timing it records.
+    this.#tcp = new TcpProxy(target, {
+      noDelay: true,
+      handlers: () => ({
+        toServer: through(new MessageSplitter("request", record)),
+        toClient: through(new MessageSplitter("reply", record)),
+      }),
+    });
   }
 
   get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  async #accept(): Promise<void> {
-    for (;;) {
-      let client: Deno.TcpConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return; // closed
-      }
-      let server: Deno.TcpConn;
-      try {
-        server = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
-      } catch {
-        client.close();
-        continue;
-      }
-      // No Nagle delay of our own: the proxy must not change the timing it records.
-      client.setNoDelay(true);
-      server.setNoDelay(true);
-      this.#conns.add(client).add(server);
-      const record = (p: Passed) => this.passed.push(p);
-      const task = Promise.all([
-        this.#pump(client, server, new MessageSplitter("request", record)),
-        this.#pump(server, client, new MessageSplitter("reply", record)),
-      ]).then(() => {
-        this.#tasks.delete(task);
-      });
-      this.#tasks.add(task);
-    }
-  }
-
-  /** Copy `from` to `to` until either closes, then close both. */
-  async #pump(from: Deno.TcpConn, to: Deno.TcpConn, splitter: MessageSplitter): Promise<void> {
-    const chunk = new Uint8Array(1 << 16);
-    try {
-      for (;;) {
-        const n = await from.read(chunk);
-        if (n === null) break;
-        splitter.push(chunk.slice(0, n), performance.now());
-        let offset = 0;
-        while (offset < n) offset += await to.write(chunk.subarray(offset, n));
-      }
-    } catch {
-      // closed from the other side
-    } finally {
-      for (const conn of [from, to]) {
-        if (this.#conns.delete(conn)) conn.close();
-      }
-    }
+    return this.#tcp.port;
   }
 
   /** The messages as text, for assertion messages. */
@@ -199,12 +131,8 @@ class RecordingProxy implements AsyncDisposable {
     ).join("\n");
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#listener.close();
-    await this.#accepting;
-    for (const conn of this.#conns) conn.close();
-    this.#conns.clear();
-    await Promise.all(this.#tasks);
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#tcp.close();
   }
 }
 
@@ -302,7 +230,7 @@ async function runPlayer(cmd: string, args: string[], timeoutMs: number): Promis
  * Range from 5 s and an RTP-Info; and the server's log line for it.
  * Returns the time that PLAY was answered, by the server's log.
  */
-function seekPlay(server: SeekServer, proxy: RecordingProxy, context: string): number {
+function seekPlay(server: TestServer, proxy: RecordingProxy, context: string): number {
   const all = exchanges(proxy.passed);
   const seeks = all.filter((e) =>
     e.method === "PLAY" &&
@@ -322,12 +250,22 @@ function seekPlay(server: SeekServer, proxy: RecordingProxy, context: string): n
   );
   // The server's log line for it: the PLAY log lines are in the order of the PLAY requests.
   const plays = all.filter((e) => e.method === "PLAY");
-  const logged = server.log.filter((l) => / PLAY \S+ session=\S+ \d{3}/.test(l.line));
+  const logged = server.logs.map((line, k) => ({ line, at: server.logTimes[k] }))
+    .filter((l) => / PLAY \S+ session=\S+ \d{3}/.test(l.line));
   assert.equal(logged.length, plays.length, `a log line per PLAY: ${context}`);
   const line = logged[plays.indexOf(seek)];
   assert.match(line.line, / 200$/, context);
   assert.ok(line.at <= seek.reply.at, "logged before the reply passed the proxy");
   return line.at;
+}
+
+/** Assert that `what`, which came at `at`, came within 1 s of the seek's PLAY (at `playedAt`). */
+function assertWithinASecond(at: number, playedAt: number, what: string, context: string): void {
+  const latency = at - playedAt;
+  assert.ok(
+    latency >= 0 && latency < 1000,
+    `${what} ${latency.toFixed(1)} ms after the seek's PLAY: ${context}`,
+  );
 }
 
 /** The requests a player sent, one line each, with the headers that matter for a seek. */
@@ -354,7 +292,7 @@ let expectedMd5s: Promise<string[]> | undefined;
 
 async function seekWithFfmpeg(transport: "udp" | "tcp"): Promise<void> {
   expectedMd5s ??= frameMd5s(FRAMES.slice(FIRST_AFTER_SEEK, FIRST_AFTER_SEEK + AFTER));
-  await using server = await startSeekServer();
+  await using server = await startServer({ fps: FPS });
   await using proxy = new RecordingProxy(server.port);
   const url = `rtsp://127.0.0.1:${proxy.port}/${VIDEO}`;
   const run = await runPlayer("ffmpeg", [
@@ -367,7 +305,7 @@ async function seekWithFfmpeg(transport: "udp" | "tcp"): Promise<void> {
   const context = `ffmpeg -rtsp_transport ${transport} -ss ${SEEK_TO} -i ${url}: status ` +
     `${run.code}${run.timedOut ? " (killed after 20 s)" : ""}, ${run.ms} ms\n` +
     `--- requests\n${requestSummary(proxy).join("\n")}\n--- stderr\n${tail(run.stderr)}\n` +
-    `--- server log\n${tail(server.logText())}`;
+    `--- server log\n${tail(server.logText({ times: true }))}`;
   assert.equal(run.code, 0, `ffmpeg failed: ${context}`);
   assert.equal(run.stderr, "", `ffmpeg printed errors: ${context}`);
 
@@ -391,11 +329,7 @@ async function seekWithFfmpeg(transport: "udp" | "tcp"): Promise<void> {
     expected.map((_, k) => String(FIRST_AFTER_SEEK + k + 1)),
     `the pictures ffmpeg decoded after -ss 5, by frame number ("?": none of 101-120): ${context}`,
   );
-  const latency = pictures[0].at - playedAt;
-  assert.ok(
-    latency >= 0 && latency < 1000,
-    `first picture ${latency.toFixed(1)} ms after the seek's PLAY: ${context}`,
-  );
+  assertWithinASecond(pictures[0].at, playedAt, "first picture", context);
 }
 
 Deno.test("ffmpeg -ss 5 over RTP/UDP: PAUSE, PLAY npt=5.000-, then frames 101-120, the first within 1 s", async () => {
@@ -433,9 +367,8 @@ type GstEvent =
   | { event: "done"; reason: string };
 
 async function seekWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
-  const out = await Deno.makeTempDir({ prefix: `interop_seek_gst_${protocols}_` });
-  try {
-    await using server = await startSeekServer();
+  await withTempDir(async (out) => {
+    await using server = await startServer({ fps: FPS });
     await using proxy = new RecordingProxy(server.port);
     const url = `rtsp://127.0.0.1:${proxy.port}/${VIDEO}`;
     const seekAfter = 10;
@@ -450,7 +383,7 @@ async function seekWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
       `${run.timedOut ? " (killed after 20 s)" : ""}, ${run.ms} ms\n` +
       `--- requests\n${requestSummary(proxy).join("\n")}\n--- stdout\n${
         tail(run.lines.map((l) => l.line).join("\n"), 12)
-      }\n--- stderr\n${tail(run.stderr)}\n--- server log\n${tail(server.logText())}`;
+      }\n--- stderr\n${tail(run.stderr)}\n--- server log\n${tail(server.logText({ times: true }))}`;
     assert.equal(run.code, 0, `the GStreamer seek did not complete: ${context}`);
     const messages = events.filter((e) => e.event === "message");
     assert.deepEqual(messages.map((m) => m.text), [], `GStreamer complained: ${context}`);
@@ -484,14 +417,8 @@ async function seekWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
     // Its stream time is that of the seek: 5 s.
     const streamTime = post[0].stream_time / 1e9;
     assert.ok(Math.abs(streamTime - SEEK_TO) < 0.01, `stream time ${streamTime} s: ${context}`);
-    const latency = post[0].at - playedAt;
-    assert.ok(
-      latency >= 0 && latency < 1000,
-      `first frame after the seek ${latency.toFixed(1)} ms after its PLAY: ${context}`,
-    );
-  } finally {
-    await Deno.remove(out, { recursive: true });
-  }
+    assertWithinASecond(post[0].at, playedAt, "first frame after the seek", context);
+  });
 }
 
 Deno.test("GStreamer rtspsrc seek_simple(5 s) over RTP/UDP: frames 101-120 follow, the first within 1 s", async () => {

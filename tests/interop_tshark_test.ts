@@ -24,11 +24,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { requirePeer, runCommand, startTestServer, tail, type TestServer } from "./_peers.ts";
+import { requirePeer, runCommand, tail } from "./_peers.ts";
+import { startServer, type TestServer } from "./_server.ts";
 import { linuxUdpAvailable } from "../lib/net/linux_udp.ts";
 import type { UdpSendMode } from "../lib/net/udp_port_pair.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const VIDEO = "video.mjpeg";
 /** video.mjpeg: 200 frames of 384x288 4:2:0 JPEG (RFC 2435 type 1; tshark shows pixels). */
 const FRAMES = 200;
@@ -207,8 +207,7 @@ async function playAndDissect(transport: "udp" | "tcp"): Promise<void> {
   try {
     // Not GSO: a capture on loopback sees a GSO message as the one large
     // packet the kernel hands the device (receivers get the datagrams apart).
-    await using server = await startTestServer({
-      mediaDir: ROOT,
+    await using server = await startServer({
       fps: FPS,
       udpSendMode: preferBatchedWithoutGso(),
     });

@@ -24,14 +24,14 @@ import {
   parseReply,
   RawConn,
   type Reply,
+  req,
   rtpView,
   sleep,
-  startServer,
-  type TestServer,
   type UdpSink,
   udpSink,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { startServer, type TestServer } from "./_server.ts";
 
 const VIDEO = "video.mjpeg";
 /** The session timeout, in seconds. */
@@ -50,13 +50,6 @@ const decoder = new TextDecoder();
 /** A server for one case: 20 fps, looping, sessions time out after 2 s. */
 function keepAliveServer(): Promise<TestServer> {
   return startServer({ fps: FPS, loop: true, sessionTimeout: TIMEOUT_SEC });
-}
-
-/** A standard request: CRLF line ends and a blank line. */
-function req(method: string, uri: string, headers: Record<string, string | number>): string {
-  const lines = [`${method} ${uri} RTSP/1.0`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  return lines.join("\r\n") + "\r\n\r\n";
 }
 
 /** A standard session over a raw connection, RTP to `sink`. */
@@ -131,7 +124,7 @@ async function assertSurvives(
       await sleep(50);
     }
   }
-  const context = `${what}\n--- server log\n${tail(srv.logs.join("\n"))}`;
+  const context = `${what}\n--- server log\n${tail(srv.logText())}`;
   assert.equal(
     goneAt,
     undefined,
@@ -193,7 +186,7 @@ async function silentSessionTimesOut(): Promise<void> {
   const limitMs = (TIMEOUT_SEC + REAPER_SEC) * 1000 + SLACK_MS;
   const gone = await waitUntil(() => srv.server.sessions.size === 0, limitMs);
   const goneAfter = performance.now() - silentSince;
-  const context = `--- server log\n${tail(srv.logs.join("\n"))}`;
+  const context = `--- server log\n${tail(srv.logText())}`;
   assert.ok(gone, `session still there ${limitMs} ms after the last request: ${context}`);
   assert.ok(
     goneAfter >= TIMEOUT_SEC * 1000 - 50,
@@ -292,7 +285,7 @@ async function streamClientKeepsAlive(rtcpIntervalSec: number | undefined): Prom
     const context = `rtcpIntervalSec ${rtcpIntervalSec ?? "default (5)"}, keep-alive requests ${
       srv.logs.filter((l) => / (GET_PARAMETER|OPTIONS) .* session=/.test(l)).length
     }, statistics ${JSON.stringify(client.stats.summary())}\n--- server log\n${
-      tail(srv.logs.join("\n"))
+      tail(srv.logText())
     }`;
     assert.equal(
       goneAt,
@@ -348,7 +341,7 @@ async function ffmpegKeepsAlive(): Promise<void> {
     result.timedOut ? " (killed after 20 s)" : ""
   }, ${result.ms} ms, ${frames} frames, ${keepAlives} GET_PARAMETER, ${reports} RR\n--- stderr\n${
     tail(result.stderr)
-  }\n--- server log\n${tail(srv.logs.join("\n"))}`;
+  }\n--- server log\n${tail(srv.logText())}`;
   assert.ok(result.success, `ffmpeg failed: ${context}`);
   assert.equal(result.stderr, "", `ffmpeg printed errors: ${context}`);
   assert.equal(srv.server.counters.sessionsTimedOut, 0, `ffmpeg's session timed out: ${context}`);
@@ -378,7 +371,7 @@ async function labSessionNeverTimesOut(): Promise<void> {
   assert.equal(play.status, 200);
   assert.ok(await sink.waitFor(3, 3000), "lab RTP flows after PLAY");
   await sleep(3500);
-  const context = `--- server log\n${tail(srv.logs.join("\n"))}`;
+  const context = `--- server log\n${tail(srv.logText())}`;
   assert.ok(
     srv.server.sessions.has(String(setup.session)),
     `lab session reaped after 3.5 s of silence: ${context}`,

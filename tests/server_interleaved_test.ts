@@ -19,9 +19,7 @@ import { parseRtpPacket } from "../lib/wire/rtp_packet.ts";
 import { parseTransport } from "../lib/wire/transport_header.ts";
 import { Rfc2435Depacketizer } from "../lib/wire/rfc2435_depacketizer.ts";
 import { RtspParser, type RtspParserItem } from "../lib/wire/rtsp_parser.ts";
-import { RtspServer } from "../lib/session/server/rtsp_server.ts";
-
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+import { startServer } from "./_server.ts";
 
 class Conn {
   readonly parser = new RtspParser();
@@ -69,16 +67,10 @@ class Conn {
 }
 
 Deno.test("RTP/AVP/TCP interleaved: every frame and the RTCP reports arrive on the RTSP connection", async () => {
-  const server = await RtspServer.start({
-    port: 0,
-    hostname: "127.0.0.1",
-    mediaDir: ROOT,
-    fps: 200,
-    log: () => {},
-  });
-  const conn = await Conn.open(server.addr.port);
+  await using srv = await startServer({ fps: 200 });
+  const conn = await Conn.open(srv.port);
   try {
-    const url = `rtsp://127.0.0.1:${server.addr.port}/video.mjpeg`;
+    const url = srv.url("video.mjpeg");
     const setup = await conn.request("SETUP", `${url}/trackID=0`, {
       CSeq: "1",
       Transport: "RTP/AVP/TCP;unicast;interleaved=4-5",
@@ -125,30 +117,24 @@ Deno.test("RTP/AVP/TCP interleaved: every frame and the RTCP reports arrive on t
     );
 
     // A receiver report on the odd channel is taken in (and keeps the session alive).
-    const before = server.counters.rtcpReceived;
+    const before = srv.server.counters.rtcpReceived;
     await conn.send(serializeInterleaved(
       5,
       serializeRtcpCompound([{ type: "rr", ssrc: 1, reports: [] }]),
     ));
     const teardown = await conn.request("TEARDOWN", url, { CSeq: "3", Session: session });
     assert.equal(teardown.status, 200);
-    assert.equal(server.counters.rtcpReceived, before + 1);
+    assert.equal(srv.server.counters.rtcpReceived, before + 1);
   } finally {
     conn.tcp.close();
-    await server.close();
   }
 });
 
 Deno.test("RTP/AVP/TCP without channels: the server picks the next free pair", async () => {
-  const server = await RtspServer.start({
-    port: 0,
-    hostname: "127.0.0.1",
-    mediaDir: ROOT,
-    log: () => {},
-  });
-  const a = await Conn.open(server.addr.port);
+  await using srv = await startServer();
+  const a = await Conn.open(srv.port);
   try {
-    const url = `rtsp://127.0.0.1:${server.addr.port}/video.mjpeg`;
+    const url = srv.url("video.mjpeg");
     const first = await a.request("SETUP", url, { CSeq: "1", Transport: "RTP/AVP/TCP;unicast" });
     assert.equal(first.status, 200);
     assert.deepEqual(parseTransport(first.headers.get("transport")!)[0].interleaved, {
@@ -168,6 +154,5 @@ Deno.test("RTP/AVP/TCP without channels: the server picks the next free pair", a
     assert.equal(clash.status, 461, "channels already in use");
   } finally {
     a.tcp.close();
-    await server.close();
   }
 });

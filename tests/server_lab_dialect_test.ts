@@ -12,13 +12,12 @@ import {
   RawConn,
   readLabFrames,
   rtpView,
-  sameBytes,
   sleep,
-  startServer,
-  type TestServer,
   udpSink,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { sameBytes } from "./_helpers.ts";
+import { startServer, type TestServer } from "./_server.ts";
 
 const FRAMES = await readLabFrames();
 const LAB_RECV_SIZE = 20480;

@@ -4,7 +4,8 @@
  * served are untouched.
  */
 import assert from "node:assert/strict";
-import { RawConn, startServer } from "./_raw_rtsp.ts";
+import { RawConn } from "./_raw_rtsp.ts";
+import { startServer } from "./_server.ts";
 
 const req = (method: string, uri: string, cseq: number, extra = "") =>
   `${method} ${uri} RTSP/1.0\r\nCSeq: ${cseq}\r\n${extra}\r\n`;
@@ -28,7 +29,7 @@ Deno.test("a connection that holds no session and stays quiet is closed after --
     assert.ok(await quiet.waitClosed(4000), "the quiet connection was closed");
     assert.ok(await stalled.waitClosed(4000), "the stalled connection was closed");
     assert.equal(srv.server.counters.connectionsIdled, 2);
-    assert.match(srv.logs.join("\n"), /idle for 1 s with no session; closed/);
+    assert.match(srv.logText(), /idle for 1 s with no session; closed/);
     // The connection that holds a session stays, quiet or not.
     const options = await busy.request(req("OPTIONS", "*", 2));
     assert.match(options, /^RTSP\/1\.0 200 /);

@@ -10,20 +10,23 @@ import { LinuxUdpSocket, linuxUdpSupport } from "../lib/net/linux_udp.ts";
 import type { UdpSendMode } from "../lib/net/udp_port_pair.ts";
 import {
   labFile,
+  paramsOf,
   parseReply,
   RawConn,
   readLabFrames,
   type Reply,
+  req,
   type RtpView,
   rtpView,
+  sessionIdOf,
+  sinkPair,
   sleep,
-  startServer,
   tempMediaDir,
-  type TestServer,
   type UdpSink,
   udpSink,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { startServer, type TestServer } from "./_server.ts";
 
 const ALL_METHODS = [
   "OPTIONS",
@@ -34,18 +37,6 @@ const ALL_METHODS = [
   "GET_PARAMETER",
   "SET_PARAMETER",
 ];
-
-/** A standard request: CRLF line ends and a blank line. */
-function req(
-  method: string,
-  uri: string,
-  headers: Record<string, string | number> = {},
-  version = "RTSP/1.0",
-): string {
-  const lines = [`${method} ${uri} ${version}`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  return lines.join("\r\n") + "\r\n\r\n";
-}
 
 /** Transport for unicast RTP to `sink` (RTCP port one above). */
 function avp(sink: UdpSink): string {
@@ -60,13 +51,6 @@ async function ask(conn: RawConn, request: string, cseq?: number): Promise<Reply
   const reply = parseReply(raw);
   if (cseq !== undefined) assert.equal(reply.headers.get("cseq"), String(cseq), "CSeq echo");
   return reply;
-}
-
-/** The session id of a Session header value. */
-function sessionIdOf(reply: Reply): string {
-  const value = reply.headers.get("session");
-  assert.ok(value !== undefined, `no Session in ${JSON.stringify(reply.raw)}`);
-  return value.split(";")[0];
 }
 
 /** SETUP `name` (video.mjpeg) to `sink`; returns the session id and reply. */
@@ -98,19 +82,6 @@ Deno.test("OPTIONS lists every method in Public, GET_PARAMETER and SET_PARAMETER
     for (const method of ALL_METHODS) assert.ok(methods.includes(method), `Public lacks ${method}`);
   }
 });
-
-/** Parse `name=value` parameters of a `;`-separated header value. */
-function paramsOf(value: string): Map<string, string> {
-  const params = new Map<string, string>();
-  for (const part of value.split(";")) {
-    const eq = part.indexOf("=");
-    params.set(
-      (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase(),
-      eq < 0 ? "" : part.slice(eq + 1).trim(),
-    );
-  }
-  return params;
-}
 
 Deno.test("SETUP RTP/AVP unicast: Session with timeout; Transport echoes client_port, adds server_port and ssrc", async () => {
   await using srv = await startServer({ fps: 100 });
@@ -633,37 +604,6 @@ function bigReceiveBufferUnavailable(): string | undefined {
     void sender.close();
     void receiver.close();
   }
-}
-
-/** RTP and RTCP sinks for one session: RTP on the lower port, as `client_port=a-b` needs. */
-interface SinkPair {
-  rtp: RtpSink;
-  rtcp: UdpSink;
-  /** `RTP/AVP;unicast;client_port=<rtp>-<rtcp>`. */
-  transport: string;
-  [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** An RTP sink from `makeRtp` (default {@linkcode udpSink}) and an RTCP sink on a higher port. */
-async function sinkPair(makeRtp: () => RtpSink = udpSink): Promise<SinkPair> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const rtp = makeRtp();
-    const rtcp = udpSink();
-    if (rtcp.port > rtp.port) {
-      return {
-        rtp,
-        rtcp,
-        transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcp.port}`,
-        [Symbol.asyncDispose]: async () => {
-          await rtp.close();
-          await rtcp.close();
-        },
-      };
-    }
-    await rtp.close();
-    await rtcp.close();
-  }
-  throw new Error("Cannot bind an RTCP sink above the RTP sink's port");
 }
 
 /** Whether an RTCP datagram is a compound packet with a BYE. */

@@ -14,22 +14,24 @@
 import assert from "node:assert/strict";
 import { Rfc2435Depacketizer } from "../lib/wire/rfc2435_depacketizer.ts";
 import { parseRtcpPackets, type SenderReport } from "../lib/wire/rtcp_packet.ts";
-import { parseJpegStructure } from "../lib/wire/jpeg.ts";
-import { assertSamePicture } from "./_same_picture.ts";
+import { assertSamePicture, FrameFinder } from "./_same_picture.ts";
 import {
+  paramsOf,
   parseReply,
   RawConn,
   readLabFrames,
   type Reply,
+  req,
   rtpView,
-  sameBytes,
+  sessionIdOf,
+  type SinkPair,
+  sinkPair,
   sleep,
-  startServer,
-  type TestServer,
   type UdpSink,
-  udpSink,
   waitUntil,
 } from "./_raw_rtsp.ts";
+import { concat } from "./_helpers.ts";
+import { startServer, type TestServer } from "./_server.ts";
 
 const FRAMES = await readLabFrames();
 const FPS = 20;
@@ -40,31 +42,8 @@ const END = "10.000";
 // ---------------------------------------------------------------------------
 // Telling frames apart
 
-/** The scan data of a JPEG, without its EOI. */
-function scanOf(jpeg: Uint8Array): Uint8Array {
-  return jpeg.subarray(parseJpegStructure(jpeg).scanOffset, jpeg.length - 2);
-}
-
-/** FNV-1a of `bytes`, with the length: a lookup key, confirmed byte by byte. */
-function keyOf(bytes: Uint8Array): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
-  return `${bytes.length}:${hash >>> 0}`;
-}
-
-const FRAME_BY_KEY = new Map<string, number>();
-for (const [index, jpeg] of FRAMES.entries()) {
-  const key = keyOf(scanOf(jpeg));
-  assert.ok(!FRAME_BY_KEY.has(key), `video.mjpeg frames ${FRAME_BY_KEY.get(key)} and ${index}`);
-  FRAME_BY_KEY.set(key, index);
-}
-
-/** The 0-based index of the file frame whose picture `jpeg` codes, or -1. */
-function frameIndexOf(jpeg: Uint8Array): number {
-  const scan = scanOf(jpeg);
-  const index = FRAME_BY_KEY.get(keyOf(scan));
-  return index !== undefined && sameBytes(scan, scanOf(FRAMES[index])) ? index : -1;
-}
+/** Which file frame a reassembled JPEG shows (its 0-based index, or -1). */
+const FINDER = new FrameFinder(FRAMES, "video.mjpeg");
 
 /** Seconds as the server writes an npt-sec: three decimals. */
 function npt(seconds: number): string {
@@ -73,26 +52,6 @@ function npt(seconds: number): string {
 
 // ---------------------------------------------------------------------------
 // A standard session over a raw connection
-
-/** A standard request: CRLF line ends and a blank line. */
-function req(method: string, uri: string, headers: Record<string, string | number>): string {
-  const lines = [`${method} ${uri} RTSP/1.0`];
-  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
-  return lines.join("\r\n") + "\r\n\r\n";
-}
-
-/** `name=value` parameters of a `;`-separated header value (read independently of lib/). */
-function paramsOf(value: string): Map<string, string> {
-  const params = new Map<string, string>();
-  for (const part of value.split(";")) {
-    const eq = part.indexOf("=");
-    params.set(
-      (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase(),
-      eq < 0 ? "" : part.slice(eq + 1).trim(),
-    );
-  }
-  return params;
-}
 
 /** RTP-Info of a PLAY reply: url, seq and rtptime, each checked to be there. */
 function rtpInfoOf(reply: Reply): { url: string; seq: number; rtptime: number } {
@@ -119,11 +78,6 @@ interface ArrivedFrame {
   jpeg: Uint8Array;
 }
 
-/** The transport for RTP to `rtp` and RTCP to `rtcp`. */
-function transportOf(rtp: UdpSink, rtcp: UdpSink): string {
-  return `RTP/AVP;unicast;client_port=${rtp.port}-${rtcp.port}`;
-}
-
 /**
  * A standard UDP session: DESCRIBE, SETUP of the track URL the SDP names,
  * then requests with CSeq and Session; RTP and RTCP collected, frames
@@ -131,6 +85,7 @@ function transportOf(rtp: UdpSink, rtcp: UdpSink): string {
  */
 class Session implements AsyncDisposable {
   readonly conn: RawConn;
+  readonly #sinks: SinkPair;
   readonly rtp: UdpSink;
   readonly rtcp: UdpSink;
   readonly id: string;
@@ -145,12 +100,13 @@ class Session implements AsyncDisposable {
   readonly #reassembled = new Map<number, ArrivedFrame>();
 
   private constructor(
-    parts: { conn: RawConn; rtp: UdpSink; rtcp: UdpSink; id: string; url: string; track: string },
+    parts: { conn: RawConn; sinks: SinkPair; id: string; url: string; track: string },
     cseq: number,
   ) {
     this.conn = parts.conn;
-    this.rtp = parts.rtp;
-    this.rtcp = parts.rtcp;
+    this.#sinks = parts.sinks;
+    this.rtp = parts.sinks.rtp;
+    this.rtcp = parts.sinks.rtcp;
     this.id = parts.id;
     this.url = parts.url;
     this.track = parts.track;
@@ -159,7 +115,7 @@ class Session implements AsyncDisposable {
 
   /** Connect, DESCRIBE and SETUP `video.mjpeg` to a fresh pair of sinks. */
   static async open(srv: TestServer): Promise<Session> {
-    const [rtp, rtcp] = await sinkPair();
+    const sinks = await sinkPair();
     let conn: RawConn | undefined;
     try {
       conn = await RawConn.connect(srv.port);
@@ -171,15 +127,13 @@ class Session implements AsyncDisposable {
       assert.equal(base, `${url}/`, "Content-Base");
       const track = `${base}trackID=0`;
       const setup = parseReply(
-        await conn.request(req("SETUP", track, { CSeq: 2, Transport: transportOf(rtp, rtcp) })),
+        await conn.request(req("SETUP", track, { CSeq: 2, Transport: sinks.transport })),
       );
       assert.equal(setup.status, 200, setup.raw);
-      const id = setup.headers.get("session")!.split(";")[0];
-      return new Session({ conn, rtp, rtcp, id, url, track }, 3);
+      return new Session({ conn, sinks, id: sessionIdOf(setup), url, track }, 3);
     } catch (error) {
       await conn?.close();
-      await rtp.close();
-      await rtcp.close();
+      await sinks[Symbol.asyncDispose]();
       throw error;
     }
   }
@@ -253,7 +207,7 @@ class Session implements AsyncDisposable {
       assert.equal(event.kind, "frame", `packets ${start}-${end}: ${JSON.stringify(event)}`);
       assert.ok(group.every((p) => p.timestamp === group[0].timestamp), "one timestamp per frame");
       const jpeg = (event as { jpeg: Uint8Array }).jpeg;
-      const index = frameIndexOf(jpeg);
+      const index = FINDER.indexOf(jpeg);
       assert.ok(index >= 0, `packets ${start}-${end} carry no frame of video.mjpeg`);
       const frame = {
         index,
@@ -327,21 +281,8 @@ class Session implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.conn.close();
-    await this.rtp.close();
-    await this.rtcp.close();
+    await this.#sinks[Symbol.asyncDispose]();
   }
-}
-
-/** An RTP sink and an RTCP sink on a higher port (as `client_port=a-b` needs). */
-async function sinkPair(): Promise<[UdpSink, UdpSink]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const rtp = udpSink();
-    const rtcp = udpSink();
-    if (rtcp.port > rtp.port) return [rtp, rtcp];
-    await rtp.close();
-    await rtcp.close();
-  }
-  throw new Error("Cannot bind an RTCP sink above the RTP sink's port");
 }
 
 /** Frames from extended sequence number `seq` on. */
@@ -402,7 +343,7 @@ Deno.test("PLAY Range: npt=5-7 sends exactly frames 101-140 (40 frames), then an
   assertSamePicture(frames[39].jpeg, FRAMES[139], "last frame of npt=5-7 (frame 140)");
   const bye = s.reports().findIndex((r) => r.bye);
   assert.ok(s.rtp.datagrams.every((d) => d.at <= s.reports()[bye].at), "no RTP after the BYE");
-  assert.ok(srv.logs.some((l) => /end of stream after 40 frames/.test(l)), srv.logs.join("\n"));
+  assert.ok(srv.logs.some((l) => /end of stream after 40 frames/.test(l)), srv.logText());
 });
 
 Deno.test("a PLAY with a Range while playing (no PAUSE) seeks at once; sequence numbers run on", async () => {
@@ -755,7 +696,7 @@ type TcpItem =
 class TcpReader implements AsyncDisposable {
   readonly conn: Deno.TcpConn;
   readonly items: TcpItem[] = [];
-  #buffer = new Uint8Array(0);
+  #buffer: Uint8Array = new Uint8Array(0);
   readonly #reading: Promise<void>;
 
   constructor(conn: Deno.TcpConn) {
@@ -769,10 +710,7 @@ class TcpReader implements AsyncDisposable {
       const n = await this.conn.read(chunk).catch(() => null);
       if (n === null) return;
       const at = performance.now();
-      const grown = new Uint8Array(this.#buffer.length + n);
-      grown.set(this.#buffer);
-      grown.set(chunk.subarray(0, n), this.#buffer.length);
-      this.#buffer = grown;
+      this.#buffer = concat(this.#buffer, chunk.subarray(0, n));
       this.#split(at);
     }
   }
@@ -831,7 +769,7 @@ Deno.test("over TCP interleaved, each PLAY's reply comes before the packets RTP-
   );
   const setup = (tcp.items[setupAt] as { reply: Reply }).reply;
   assert.equal(setup.status, 200, setup.raw);
-  const session = setup.headers.get("session")!.split(";")[0];
+  const session = sessionIdOf(setup);
   let cseq = 2;
   const steps: { name: string; method: string; range?: string; first?: number }[] = [
     { name: "PLAY", method: "PLAY", first: 0 },
@@ -869,7 +807,7 @@ Deno.test("over TCP interleaved, each PLAY's reply comes before the packets RTP-
         return depacketizer.push({ ...v, sequence: k, payload: v.payload });
       });
       assert.equal(events.at(-1)?.kind, "frame");
-      assert.equal(frameIndexOf((events.at(-1) as { jpeg: Uint8Array }).jpeg), first);
+      assert.equal(FINDER.indexOf((events.at(-1) as { jpeg: Uint8Array }).jpeg), first);
       // Over UDP the first packet follows the reply within a millisecond. On the RTSP
       // connection it is a second small write right after the reply's: with Nagle's
       // algorithm on (no TCP_NODELAY) it waits for the client's delayed ACK, 40 ms on Linux.

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { StreamClient } from "../lib/session/client/stream_client.ts";
-import { startServer } from "./_raw_rtsp.ts";
+import { startServer } from "./_server.ts";
 
 Deno.test("StreamClient.receive() without limits returns 'aborted' when the client is closed", async () => {
   await using srv = await startServer({ fps: 20 });

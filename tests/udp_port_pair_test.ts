@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { linuxUdpSupport } from "../lib/net/linux_udp.ts";
 import { type PairDatagram, UdpPortPair, type UdpSendMode } from "../lib/net/udp_port_pair.ts";
 import { sleep, type UdpSink, udpSink, waitUntil } from "./_raw_rtsp.ts";
+import { concat } from "./_helpers.ts";
 
 const HOST = "127.0.0.1";
 const support = linuxUdpSupport();
@@ -103,13 +104,6 @@ function sendFrames(
     }
   }
   return sent;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** The RTP sequence number of a datagram. */
