@@ -15,8 +15,8 @@
  */
 import { parseArgs } from "node:util";
 
-const USAGE = `deno task bench:compare --before REV [--sessions N] [--modes udp,tcp,lab]
-  [--repeats N] [--duration S] [--json FILE]`;
+const USAGE = `deno task bench:compare --before REV [--after REV] [--sessions N]
+  [--modes udp,tcp,lab] [--repeats N] [--duration S] [--json FILE]`;
 
 /** The fields of a load.ts result compared here. */
 interface Point {
@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     args: Deno.args,
     options: {
       before: { type: "string" },
+      after: { type: "string" },
       sessions: { type: "string", default: "1000" },
       modes: { type: "string", default: "udp" },
       repeats: { type: "string", default: "3" },
@@ -113,15 +114,28 @@ async function main(): Promise<void> {
   if (!Number.isInteger(repeats) || repeats < 1) {
     throw new RangeError("--repeats must be 1 or more");
   }
-  const rev = (await run("git", ["rev-parse", "--short", values.before], ROOT)).trim();
-  const head = (await run("git", ["rev-parse", "--short", "HEAD"], ROOT)).trim();
-  const dirty = (await run("git", ["status", "--porcelain", "--untracked-files=no"], ROOT)).trim();
-  const worktree = await Deno.makeTempDir({ prefix: "bench-before-" });
-  await run("git", ["worktree", "add", "--detach", worktree, rev], ROOT);
-  const trees: [string, string][] = [
-    [`before (${rev})`, worktree],
-    [`after (${head}${dirty ? ", with uncommitted changes" : ""})`, ROOT],
-  ];
+  const short = async (rev: string) =>
+    (await run("git", ["rev-parse", "--short", rev], ROOT)).trim();
+  /** A worktree of `rev`, removed at the end. */
+  const worktrees: string[] = [];
+  const checkout = async (rev: string) => {
+    const dir = await Deno.makeTempDir({ prefix: `bench-${rev}-` });
+    await run("git", ["worktree", "add", "--detach", dir, rev], ROOT);
+    worktrees.push(dir);
+    return dir;
+  };
+  const rev = await short(values.before);
+  const trees: [string, string][] = [[`before (${rev})`, await checkout(rev)]];
+  if (values.after) {
+    const after = await short(values.after);
+    trees.push([`after (${after})`, await checkout(after)]);
+  } else {
+    // The working tree as it is: leave it alone while this runs.
+    const head = await short("HEAD");
+    const dirty = (await run("git", ["status", "--porcelain", "--untracked-files=no"], ROOT))
+      .trim();
+    trees.push([`after (${head}${dirty ? ", with uncommitted changes" : ""})`, ROOT]);
+  }
   const runs: Record<string, Point[]> = {};
   try {
     for (const mode of values.modes.split(",")) {
@@ -135,7 +149,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await run("git", ["worktree", "remove", "--force", worktree], ROOT);
+    for (const dir of worktrees) await run("git", ["worktree", "remove", "--force", dir], ROOT);
   }
   const kernel = (await run("uname", ["-r"], ROOT)).trim();
   console.log(

@@ -268,13 +268,14 @@ export class FrameStream implements PacedTask, Player {
   #sendNext(): void {
     const { frames, payloads } = this.#options;
     const index = this.#index;
+    // One shape for every frame object (payloads undefined for lab sessions).
     const frame: OutgoingFrame = {
       index,
       frameNumber: this.#sent + 1,
       timestamp: this.#timestampOf(this.#timeline),
       jpeg: frames[index],
+      payloads: payloads?.[index],
     };
-    if (payloads) frame.payloads = payloads[index];
     this.#sent++;
     this.#timeline++;
     this.#index++;
