@@ -13,6 +13,7 @@ import {
   UDP_SEND_MODES,
   type UdpSendMode,
 } from "./mod.ts";
+import { closeInspectorSignal } from "./lib/net/inspector_signal.ts";
 
 const USAGE = `Usage: rtsp-server <port> [options]
 
@@ -40,7 +41,7 @@ Options:
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)
-  --quiet            no log line per request (SIGUSR1 still prints statistics:
+  --quiet            no log line per request (SIGUSR2 still prints statistics:
                      counters, and how late frames left against their schedule)
   -h, --help         this help
 
@@ -150,6 +151,10 @@ async function main(): Promise<void> {
       `cannot listen on ${values.host}:${port}: ${error instanceof Error ? error.message : error}`,
     );
   }
+  // SIGUSR1 would open Deno's inspector (debugger) on port 9229: ignored from
+  // here (the runtime installs its handler about 0.5 s after start), before
+  // the banner says the server is up.
+  const inspector = await closeInspectorSignal();
   console.log(
     `rtsp-server: serving ${
       values["media-dir"]
@@ -157,6 +162,12 @@ async function main(): Promise<void> {
       unpaced ? "full speed (unpaced)" : `${numberOf(values.fps)} fps`
     } (RTP from UDP port ${server.rtpPort}, ${server.udpSendMode})`,
   );
+  if (!inspector.closed) {
+    console.error(
+      `rtsp-server: warning: SIGUSR1 still makes Deno open its debugger on 127.0.0.1:9229 ` +
+        `(${inspector.reason}); do not send it, and keep untrusted local users off this machine`,
+    );
+  }
   /** One line of statistics; pacing lateness covers the time since the last report. */
   const report = (event: string): string => {
     const udp = server.udpCounters;
@@ -178,8 +189,9 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   if (Deno.build.os !== "windows") {
-    // kill -USR1: statistics now, and pacing lateness measured afresh from here.
-    Deno.addSignalListener("SIGUSR1", () => console.error(report("statistics")));
+    // kill -USR2: statistics now, and pacing lateness measured afresh from here.
+    // (Not SIGUSR1: Deno opens its inspector on that one; see closeInspectorSignal.)
+    Deno.addSignalListener("SIGUSR2", () => console.error(report("statistics")));
   }
 }
 

@@ -23,7 +23,7 @@ export interface ServerUnderTest {
   systemSeconds(): number;
   /** Peak resident set size so far, in bytes. */
   peakRss(): number;
-  /** Send a signal to the server process (ours prints statistics on SIGUSR1). */
+  /** Send a signal to the server process (ours prints statistics on SIGUSR2). */
   signal(signal: Deno.Signal): void;
   /** Stop the server; resolves to what it printed on stderr. */
   stop(): Promise<string>;
@@ -41,7 +41,7 @@ export interface ServerPacing {
 
 /**
  * Read the pacing figures out of the last statistics line server.ts printed
- * (on SIGUSR1: lateness since the previous one), if there is one.
+ * (on SIGUSR2: lateness since the previous one), if there is one.
  */
 export function parsePacing(stderr: string): ServerPacing | undefined {
   const lines = stderr.split("\n").filter((line) => line.startsWith("rtsp-server: statistics"));
@@ -61,7 +61,7 @@ export function parsePacing(stderr: string): ServerPacing | undefined {
   };
 }
 
-/** RTP packets sent so far, from each statistics line server.ts printed (SIGUSR1), in order. */
+/** RTP packets sent so far, from each statistics line server.ts printed (SIGUSR2), in order. */
 export function parseRtpSent(stderr: string): number[] {
   return stderr.split("\n")
     .filter((line) => line.startsWith("rtsp-server: statistics"))

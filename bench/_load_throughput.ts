@@ -52,10 +52,10 @@ export async function serverUnpaced(
       started.push(session);
     }
     await sleep(500);
-    server.signal("SIGUSR1");
+    server.signal("SIGUSR2");
     const t0 = performance.now();
     await sleep(seconds * 1000);
-    server.signal("SIGUSR1");
+    server.signal("SIGUSR2");
     window = (performance.now() - t0) / 1000;
     await sleep(100); // let the statistics line reach the pipe
   } finally {

@@ -155,7 +155,7 @@ async function measure(
   await yieldCpuToServer(); // again: threads started since
   await sleep(warmupS * 1000);
   const ours = server.name.startsWith("deno-rtsp-lab");
-  if (ours) server.signal("SIGUSR1"); // its pacing lateness counts from here
+  if (ours) server.signal("SIGUSR2"); // its pacing lateness counts from here
   const cpu0 = server.cpuSeconds();
   const sys0 = server.systemSeconds();
   const t0 = performance.now();
@@ -163,7 +163,7 @@ async function measure(
   const t1 = performance.now();
   const cpu1 = server.cpuSeconds();
   const sys1 = server.systemSeconds();
-  if (ours) server.signal("SIGUSR1"); // and is reported up to here
+  if (ours) server.signal("SIGUSR2"); // and is reported up to here
   const peakRss = server.peakRss();
   await pool(started, 100, (session) => session.stop());
   await epoll?.close();
