@@ -14,6 +14,8 @@ import {
   type UdpSendMode,
 } from "./mod.ts";
 import { closeInspectorSignal } from "./lib/net/inspector_signal.ts";
+import { parseHtdigest } from "./lib/wire/htdigest.ts";
+import type { ServerUser } from "./lib/session/server/server_auth.ts";
 
 const USAGE = `Usage: rtsp-server <port> [options]
 
@@ -43,6 +45,26 @@ Options:
                      --allow-ffi), portable (one send per packet)
   --quiet            no log line per request (SIGUSR2 still prints statistics:
                      counters, and how late frames left against their schedule)
+
+Who may watch (with none of these, everyone):
+  --user NAME:PASSWORD  a user (may be repeated); every request but OPTIONS
+                     then needs credentials: Digest (SHA-256 or MD5), or
+                     Basic over TLS. The password shows in the process list:
+                     prefer --auth-file
+  --auth-file FILE   users from an htdigest file (name:realm:HA1 per line;
+                     HA1 of 32 hex digits is MD5, of 64 SHA-256); lines of
+                     another realm are ignored
+  --realm R          the realm of challenges and HA1s (default ${D.realm})
+  --allow-basic      accept Basic credentials over plain TCP too (readable by
+                     anyone on the path)
+
+RTSP over TLS (rtsps://):
+  --tls-port N       also serve RTSPS on port N (0 picks a free one); media of
+                     a TLS session goes inside it (TCP interleaved), UDP is 461
+  --tls-cert FILE    the certificate chain (PEM)
+  --tls-key FILE     its private key (PEM)
+  --no-plain         serve RTSPS only (the <port> is not listened on)
+
   -h, --help         this help
 
 Example: rtsp-server 1025`;
@@ -57,7 +79,64 @@ const FLAGS: Record<string, string> = {
   maxConnections: "--max-connections",
   maxSessions: "--max-sessions",
   udpSendMode: "--udp-send",
+  realm: "--realm",
+  users: "--user",
+  tls: "--tls-port",
+  plain: "--no-plain",
 };
+
+/** A file the server needs, or a one-line error naming the flag. */
+async function readFlagFile(flag: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    fail(`${flag} ${path}: cannot read it (${error instanceof Error ? error.message : error})`);
+  }
+}
+
+/** The users of --user NAME:PASSWORD and --auth-file FILE (the HA1s of `realm`). */
+async function usersOf(
+  specs: readonly string[],
+  authFile: string | undefined,
+  realm: string,
+): Promise<ServerUser[]> {
+  const users = new Map<string, ServerUser>();
+  for (const spec of specs) {
+    const colon = spec.indexOf(":");
+    // The password is not repeated in the message.
+    if (colon <= 0) {
+      fail(`--user needs NAME:PASSWORD (got ${colon < 0 ? "no" : "an empty name before the"} ":")`);
+    }
+    users.set(spec.slice(0, colon), {
+      name: spec.slice(0, colon),
+      password: spec.slice(colon + 1),
+    });
+  }
+  if (authFile !== undefined) {
+    let entries;
+    try {
+      entries = parseHtdigest(await readFlagFile("--auth-file", authFile), authFile);
+    } catch (error) {
+      fail(`--auth-file ${error instanceof Error ? error.message : error}`);
+    }
+    let other = 0;
+    for (const entry of entries) {
+      if (entry.realm !== realm) {
+        other++;
+        continue;
+      }
+      const user: ServerUser = users.get(entry.username) ?? { name: entry.username, ha1: {} };
+      user.ha1 = { ...user.ha1, [entry.algorithm]: entry.ha1 };
+      users.set(entry.username, user);
+    }
+    if (other > 0) {
+      console.error(
+        `rtsp-server: ${other} line(s) of ${authFile} are for another realm than "${realm}"; ignored`,
+      );
+    }
+  }
+  return [...users.values()];
+}
 
 function fail(message: string): never {
   console.error(`rtsp-server: ${message}`);
@@ -86,6 +165,14 @@ async function main(): Promise<void> {
         "max-sessions": { type: "string", default: String(D.maxSessions) },
         quiet: { type: "boolean", default: false },
         "udp-send": { type: "string", default: D.udpSendMode },
+        user: { type: "string", multiple: true, default: [] },
+        "auth-file": { type: "string" },
+        realm: { type: "string", default: D.realm },
+        "allow-basic": { type: "boolean", default: D.allowBasic },
+        "tls-port": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "no-plain": { type: "boolean", default: !D.plain },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -117,6 +204,21 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  const users = await usersOf(values.user, values["auth-file"], values.realm);
+  let tls;
+  if (values["tls-port"] !== undefined) {
+    if (values["tls-cert"] === undefined || values["tls-key"] === undefined) {
+      fail("--tls-port needs --tls-cert FILE and --tls-key FILE");
+    }
+    tls = {
+      port: numberOf(values["tls-port"]),
+      cert: await readFlagFile("--tls-cert", values["tls-cert"]),
+      key: await readFlagFile("--tls-key", values["tls-key"]),
+    };
+  } else if (values["tls-cert"] !== undefined || values["tls-key"] !== undefined) {
+    fail("--tls-cert and --tls-key go with --tls-port N");
+  }
+
   let server: RtspServer;
   try {
     server = await RtspServer.start({
@@ -131,12 +233,21 @@ async function main(): Promise<void> {
       idleTimeout: numberOf(values["idle-timeout"]),
       maxConnections: numberOf(values["max-connections"]),
       maxSessions: numberOf(values["max-sessions"]),
+      users,
+      realm: values.realm,
+      allowBasic: values["allow-basic"],
+      tls,
+      plain: !values["no-plain"],
       log: values.quiet ? () => {} : (line) => console.error(`${new Date().toISOString()} ${line}`),
     });
   } catch (error) {
     if (error instanceof ServerOptionError) {
       const flag = FLAGS[error.option] ?? error.option;
-      const text = flag === "--fps" ? values.fps : String(error.value);
+      const text = flag === "--fps"
+        ? values.fps
+        : flag === "--tls-port"
+        ? values["tls-port"]
+        : String(error.value);
       fail(
         `${flag} "${text}" is not valid: must be ${error.rule}${
           flag === "--fps" ? " (or 0: unpaced)" : ""
@@ -156,12 +267,22 @@ async function main(): Promise<void> {
   // the banner says the server is up.
   const inspector = await closeInspectorSignal();
   console.log(
-    `rtsp-server: serving ${
-      values["media-dir"]
-    } on rtsp://${server.addr.hostname}:${server.addr.port}/ at ${
+    `rtsp-server: serving ${values["media-dir"]} on ${
+      values["no-plain"] ? "rtsps" : "rtsp"
+    }://${server.addr.hostname}:${server.addr.port}/ at ${
       unpaced ? "full speed (unpaced)" : `${numberOf(values.fps)} fps`
     } (RTP from UDP port ${server.rtpPort}, ${server.udpSendMode})`,
   );
+  const tlsAddr = server.tlsAddr;
+  if (tlsAddr && !values["no-plain"]) {
+    console.log(`rtsp-server: and RTSP over TLS on rtsps://${tlsAddr.hostname}:${tlsAddr.port}/`);
+  }
+  if (users.length > 0) {
+    console.log(
+      `rtsp-server: ${users.length} user(s) may watch (realm "${values.realm}": Digest ` +
+        `SHA-256 or MD5, Basic ${values["allow-basic"] ? "too" : "over TLS only"})`,
+    );
+  }
   if (!inspector.closed) {
     console.error(
       `rtsp-server: warning: SIGUSR1 still makes Deno open its debugger on 127.0.0.1:9229 ` +

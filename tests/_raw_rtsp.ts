@@ -77,7 +77,7 @@ export class NoReplyError extends Error {
  * with bounded waits.
  */
 export class RawConn {
-  readonly conn: Deno.TcpConn;
+  readonly conn: Deno.Conn;
   /** Received bytes not yet returned by a read method. */
   #buffer: Uint8Array = new Uint8Array(0);
   /** The read in progress; kept across timeouts so no bytes are lost. */
@@ -85,13 +85,20 @@ export class RawConn {
   #eof = false;
   #closed = false;
 
-  private constructor(conn: Deno.TcpConn) {
+  private constructor(conn: Deno.Conn) {
     this.conn = conn;
   }
 
   /** Connect to `127.0.0.1:port`. */
   static async connect(port: number): Promise<RawConn> {
     return new RawConn(await Deno.connect({ hostname: "127.0.0.1", port, transport: "tcp" }));
+  }
+
+  /** Connect to `127.0.0.1:port` over TLS, trusting the certificate `caCert` (PEM). */
+  static async connectTls(port: number, caCert: string): Promise<RawConn> {
+    return new RawConn(
+      await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] }),
+    );
   }
 
   /** Whether the peer has closed its side. */
@@ -101,7 +108,7 @@ export class RawConn {
 
   /** The local TCP port of this connection (the server logs it as part of the peer). */
   get localPort(): number {
-    return this.conn.localAddr.port;
+    return (this.conn.localAddr as Deno.NetAddr).port;
   }
 
   /** Write all of `data` (a string is UTF-8 encoded) in one write call where possible. */

@@ -9,14 +9,17 @@
  *   subclass: RtspParseError, LabMjpegError; UnsupportedJpegError for
  *   jpegToRtpFrame), never a TypeError, RangeError or anything else from
  *   inside a parser;
- * - what parses round-trips where a serializer exists.
+ * - what parses round-trips where a serializer exists;
+ * - a ParseError from parseAuthorization repeats neither the value nor a
+ *   quoted part of it (the server logs these messages; values are secrets).
  *
  * An input that breaks an invariant is saved as
  * `tests/fixtures/regress/<parser>-<hash>.bin` and replayed by the last test
  * of this file on every run (which passes with no files too). Fixture
  * bytes: the input itself for byte parsers; UTF-16LE for the string parsers
  * (parse_transport, parse_session, parse_range, parse_rtp_info, parse_scale,
- * parse_stream_ref, parse_sdp); records of
+ * parse_stream_ref, parse_sdp, parse_www_authenticate, parse_authorization,
+ * parse_htdigest); records of
  * [u32 length][bytes] for rtsp_parser (push chunks, an empty record calls
  * flushIdle), rtsp_parser_chunking and rtsp_parser_split (push chunks), and
  * rfc2435_depacketizer (each [u32 sequence][u32 timestamp][u8 marker][payload]).
@@ -60,6 +63,12 @@ import { parseTransport, serializeTransport } from "../lib/wire/transport_header
 import { parseRange, serializeRange } from "../lib/wire/range_header.ts";
 import { parseRtpInfo, serializeRtpInfo } from "../lib/wire/rtp_info_header.ts";
 import { parseScale, serializeScale } from "../lib/wire/scale_header.ts";
+import {
+  parseWwwAuthenticate,
+  serializeWwwAuthenticate,
+} from "../lib/wire/www_authenticate_header.ts";
+import { parseAuthorization, serializeAuthorization } from "../lib/wire/authorization_header.ts";
+import { parseHtdigest, serializeHtdigest } from "../lib/wire/htdigest.ts";
 import { Rfc2435Depacketizer, type RtpJpegPacketView } from "../lib/wire/rfc2435_depacketizer.ts";
 import { RtspParseError, RtspParser, type RtspParserItem } from "../lib/wire/rtsp_parser.ts";
 import { Rng } from "./_rng.ts";
@@ -398,6 +407,67 @@ function checkScale(value: string): string | undefined {
   }
 }
 
+function checkWwwAuthenticate(value: string): string | undefined {
+  let challenges;
+  try {
+    challenges = parseWwwAuthenticate(value);
+  } catch (error) {
+    return unexpected("parseWwwAuthenticate", error, [ParseError]);
+  }
+  for (const challenge of challenges) {
+    let again;
+    try {
+      again = parseWwwAuthenticate(serializeWwwAuthenticate(challenge));
+    } catch (error) {
+      return `parseWwwAuthenticate(serializeWwwAuthenticate(c)) threw ${describe(error)}`;
+    }
+    const problem = differs("WWW-Authenticate round trip", again, [challenge]);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/** A ParseError message of parseAuthorization that repeats the value or a long quoted part. */
+function echoesSecret(message: string, value: string): string | undefined {
+  const body = message.replace(/^Cannot parse Authorization: /, "");
+  const parts = [value.trim(), ...[...value.matchAll(/"([^"]*)"/g)].map((m) => m[1])];
+  const echoed = parts.find((part) => part.length >= 16 && body.includes(part));
+  return echoed === undefined ? undefined : `the error message repeats ${JSON.stringify(echoed)}`;
+}
+
+function checkAuthorization(value: string): string | undefined {
+  let credentials;
+  try {
+    credentials = parseAuthorization(value);
+  } catch (error) {
+    return unexpected("parseAuthorization", error, [ParseError]) ??
+      echoesSecret((error as Error).message, value);
+  }
+  try {
+    return differs(
+      "Authorization round trip",
+      parseAuthorization(serializeAuthorization(credentials)),
+      credentials,
+    );
+  } catch (error) {
+    return `parseAuthorization(serializeAuthorization(c)) threw ${describe(error)}`;
+  }
+}
+
+function checkHtdigest(text: string): string | undefined {
+  let entries;
+  try {
+    entries = parseHtdigest(text, "fuzz.htdigest");
+  } catch (error) {
+    return unexpected("parseHtdigest", error, [ParseError]);
+  }
+  try {
+    return differs("htdigest round trip", parseHtdigest(serializeHtdigest(entries)), entries);
+  } catch (error) {
+    return `parseHtdigest(serializeHtdigest(e)) threw ${describe(error)}`;
+  }
+}
+
 function checkStreamRef(uri: string): string | undefined {
   let ref;
   try {
@@ -637,6 +707,9 @@ const CHECKS: Record<string, (input: Uint8Array) => string | undefined> = {
   parse_range: (b) => checkRange(fromUtf16(b)),
   parse_rtp_info: (b) => checkRtpInfo(fromUtf16(b)),
   parse_scale: (b) => checkScale(fromUtf16(b)),
+  parse_www_authenticate: (b) => checkWwwAuthenticate(fromUtf16(b)),
+  parse_authorization: (b) => checkAuthorization(fromUtf16(b)),
+  parse_htdigest: (b) => checkHtdigest(fromUtf16(b)),
   parse_stream_ref: (b) => checkStreamRef(fromUtf16(b)),
   parse_sdp: (b) => checkSdp(fromUtf16(b)),
   parse_rtp_packet: checkRtp,
@@ -939,6 +1012,113 @@ const SCALE_SEEDS = [
   "0.0000001",
   "1000000000000000000000",
   "1e3",
+];
+/** From the tables of tests/www_authenticate_header_test.ts, valid and invalid. */
+const WWW_AUTHENTICATE_SEEDS = [
+  'Digest realm="LIVE555 Streaming Media", nonce="8d6bba1c4b0fe2f2d5b7c7a4e0b1a2f3"',
+  'Digest realm="GStreamer RTSP Server", nonce="5a0c1e2f9b3d4c6e"',
+  'Basic realm="GStreamer RTSP Server"',
+  'Digest realm="http-auth@example.org", qop="auth, auth-int", algorithm=SHA-256, ' +
+  'nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", ' +
+  'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"',
+  'Basic realm="foo", charset="UTF-8"',
+  'Newauth realm="apps", type=1, title="Login to \\"apps\\"", Basic realm="simple"',
+  'digest REALM = "r" ,NONCE= n , QOP = auth',
+  ',, Digest\trealm="r" , ,\tnonce="n",',
+  'Digest realm="r", nonce="n", algorithm="md5", stale="TRUE"',
+  'Digest realm="IP Camera(C6413)", nonce="6d2b3e", stale="FALSE"',
+  'Digest realm="r", nonce="n", qop="Auth , ,AUTH-INT,"',
+  'Digest realm="r", domain="/ rtsp://h/", nonce="n", charset=UTF-8, userhash=true',
+  'Digest realm="a\\\\b\\"c\\d", nonce="n", opaque="a, b"',
+  'Digest realm="Kamera Flur (Jäsøn)", nonce="n"',
+  "Basic",
+  "NTLM, Negotiate YIIGhg==, Basic",
+  'Bearer realm="example", Error="invalid_token"',
+  "X __proto__=1, constructor=2",
+  'Digest realm="r" nonce="n"',
+  'Newauth abc==, realm="x"',
+  'Digest realm="r", nonce="n", algorithm="MD 5"',
+];
+const AUTH_URL = "rtsp://127.0.0.1:8554/video.mjpeg";
+/** From the tables of tests/authorization_header_test.ts, valid and invalid. */
+const AUTHORIZATION_SEEDS = [
+  `Digest username="u", realm="r", nonce="n", uri="${AUTH_URL}", ` +
+  'response="9ca28c21562823751d0fb9e7dc7f7aa2"',
+  `Digest username="u", realm="r", nonce="n", uri="${AUTH_URL}", ` +
+  'response="9ca28c21562823751d0fb9e7dc7f7aa2", algorithm="MD5", ' +
+  'opaque="5ccc069c403ebaf9f0171e9517f40e41", qop="auth", cnonce="0a4f113b", nc=00000001',
+  'Digest username="user", realm="GStreamer RTSP Server", nonce="5a0c1e2f9b3d4c6e", ' +
+  'uri="rtsp://127.0.0.1:8554/test", response="0123456789abcdef0123456789abcdef", opaque="x1"',
+  "Basic dXNlcjpwYXNz",
+  'Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", ' +
+  'algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, ' +
+  'cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, ' +
+  'response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", ' +
+  'opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"',
+  "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==",
+  "Basic dGVzdDoxMjPCow==",
+  `digest USERNAME = "u" ,Realm="r",nonce=n,  uri=${AUTH_URL} , response=abc`,
+  'Digest username="u", realm="r", nonce="n", uri="/", response="x", algorithm=sha-256, ' +
+  "QOP=AUTH, NC=0000000A, CNONCE=c",
+  'Digest username="J\\"ä\\\\s", realm="r", nonce="n", uri="/", response="x"',
+  "  basic \t dXNlcjpwYXNz  ",
+  "Basic dTpwdw",
+  "Basic dTphOmI6",
+  "Bearer mF_9.B5f-4.1JqM",
+  '  Newauth  realm="apps", type=1 ',
+  "Basic dXNlcg==",
+  "Basic /w==",
+  'Digest username="u", realm="r", nonce="n", uri="/", response="x", qop=auth, nc=1',
+];
+/** From the tables of tests/htdigest_test.ts. */
+const HTDIGEST_SEEDS = [
+  "Mufasa:testrealm@host.com:4945ecf42b1bb868634058a845bedde8\n",
+  "u:r:44add22b6f3179b751eafd68ee370f7d\n" +
+  "u:r:dcb021102e491e701a4a236daa8923af2161447bce7bb7260a351ee83e9f8154\n",
+  "\ufeff# users of the lab\r\n\r\n  \t\r\nu:r:44add22b6f3179b751eafd68ee370f7d \t\r\n" +
+  "  # u:r:old\r\nJäsøn :other realm:44ADD22B6F3179B751EAFD68EE370F7D\r\n",
+  "::44add22b6f3179b751eafd68ee370f7d",
+  "u:r:x:44add22b6f3179b751eafd68ee370f7d\nu:r:password\n",
+];
+/** Tokens of the authentication headers and the htdigest file. */
+const AUTH_TOKENS = [
+  "Digest ",
+  "Basic ",
+  "Newauth ",
+  "realm=",
+  'realm="',
+  "nonce=",
+  "username=",
+  "response=",
+  "uri=",
+  "algorithm=",
+  "SHA-256",
+  "MD5",
+  "qop=",
+  "auth",
+  "auth-int",
+  "nc=",
+  "cnonce=",
+  "opaque=",
+  "stale=",
+  "TRUE",
+  '"',
+  '\\"',
+  "\\",
+  ",",
+  ", ",
+  "=",
+  "==",
+  " ",
+  "\t",
+  ":",
+  "#",
+  "\n",
+  "\r\n",
+  "\r",
+  "dXNlcjpwYXNz",
+  '=""',
+  "0000000",
 ];
 /** Tokens of the Range, RTP-Info and Scale grammars, inserted into their mutated seeds. */
 const HEADER_TOKENS = [
@@ -1428,6 +1608,9 @@ Deno.test("fuzz: every parser returns or throws its documented ParseError, and r
   textRun("parse_range", 8000, 17, RANGE_SEEDS, HEADER_TOKENS);
   textRun("parse_rtp_info", 8000, 18, RTP_INFO_SEEDS, HEADER_TOKENS);
   textRun("parse_scale", 4000, 19, SCALE_SEEDS, HEADER_TOKENS);
+  textRun("parse_www_authenticate", 8000, 20, WWW_AUTHENTICATE_SEEDS, AUTH_TOKENS);
+  textRun("parse_authorization", 8000, 21, AUTHORIZATION_SEEDS, AUTH_TOKENS);
+  textRun("parse_htdigest", 4000, 22, HTDIGEST_SEEDS, AUTH_TOKENS);
   textRun("parse_stream_ref", 6000, 4, URI_SEEDS);
   textRun("parse_sdp", 4000, 5, SDP_SEEDS);
 

@@ -5,6 +5,7 @@
  * client's (lib/session/client/) share nothing but the layers below.
  */
 import assert from "node:assert/strict";
+import { builtinModules } from "node:module";
 
 const ROOT = new URL("..", import.meta.url);
 const LIB = new URL("lib/", ROOT);
@@ -89,19 +90,32 @@ function resolve(from: string, specifier: string): string {
 const files = await listTs(LIB, "lib/");
 
 /**
- * Third-party packages each layer may use, by their name in deno.json
- * "imports": the media layer decodes JPEGs it has to convert with jpeg-js.
- * The wire layer stays dependency-free.
+ * Packages each layer may use besides lib/: third-party ones by their name
+ * in deno.json "imports" (the media layer decodes JPEGs it has to convert
+ * with jpeg-js), and runtime built-ins by their `node:` specifier (the wire
+ * layer hashes Digest authentication with node:crypto, the session layer
+ * makes nonces with its HMAC). The wire layer has
+ * no third-party dependency.
  */
 const PACKAGES: Record<Layer, string[]> = {
-  wire: [],
+  wire: ["node:crypto"],
   net: [],
   media: ["jpeg-js"],
-  session: [],
+  // The server makes its Digest nonces with an HMAC and compares secrets in constant time.
+  session: ["node:crypto"],
 };
 const DECLARED = Object.keys(
   JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).imports ?? {},
 );
+/** Whether `specifier` is a built-in module of the runtime, such as `node:crypto`. */
+function isBuiltin(specifier: string): boolean {
+  return specifier.startsWith("node:") && builtinModules.includes(specifier.slice(5));
+}
+/** Whether a file of `layer` may import the package `specifier`. */
+function allowedPackage(layer: Layer, specifier: string): boolean {
+  return PACKAGES[layer].includes(specifier) &&
+    (DECLARED.includes(specifier) || isBuiltin(specifier));
+}
 
 Deno.test("layering: the import scanner finds every kind of import", () => {
   const sample = `
@@ -131,6 +145,22 @@ Deno.test("layering: the import scanner finds every kind of import", () => {
   assert.equal(resolve("lib/session/x.ts", "node:fs"), "node:fs");
 });
 
+Deno.test("layering: each allowed package is declared in deno.json or a node: built-in", () => {
+  const unknown = LAYERS.flatMap((layer) =>
+    PACKAGES[layer]
+      .filter((name) => !DECLARED.includes(name) && !isBuiltin(name))
+      .map((name) => `${layer}: ${name}`)
+  );
+  assert.deepEqual(unknown, []);
+  // The check that uses them: a built-in counts only where its layer lists it.
+  assert.equal(allowedPackage("wire", "node:crypto"), true);
+  assert.equal(allowedPackage("net", "node:crypto"), false);
+  assert.equal(allowedPackage("wire", "node:fs"), false);
+  assert.equal(allowedPackage("wire", "node:no_such_module"), false);
+  assert.equal(allowedPackage("media", "jpeg-js"), true);
+  assert.equal(allowedPackage("wire", "jpeg-js"), false);
+});
+
 Deno.test("layering: lib/ has files in each layer and none outside them", () => {
   for (const layer of LAYERS) {
     assert.ok(files.some((f) => f.layer === layer), `no files in lib/${layer}/`);
@@ -144,7 +174,7 @@ Deno.test("layering: each layer imports only itself and the layers below", () =>
   for (const file of files) {
     if (!file.layer) continue;
     for (const specifier of importsOf(file.text)) {
-      if (PACKAGES[file.layer].includes(specifier) && DECLARED.includes(specifier)) continue;
+      if (allowedPackage(file.layer, specifier)) continue;
       const target = resolve(file.path, specifier);
       const targetLayer = LAYERS.find((l) => target.startsWith(`lib/${l}/`));
       if (!targetLayer || !ALLOWED[file.layer].includes(targetLayer)) {
@@ -220,13 +250,25 @@ Deno.test("layering: every relative import in lib/ names an existing file", asyn
   assert.deepEqual(missing, []);
 });
 
-Deno.test("layering: lib/wire is pure (no Deno APIs, no timers)", () => {
+/**
+ * What lib/wire may not use, even in a comment: the runtime (Deno.), timers,
+ * and randomness, which node:crypto would otherwise bring in (a nonce is
+ * drawn in the session layer and handed down).
+ */
+const IMPURE: readonly (readonly [RegExp, string])[] = [
+  [/\bDeno\./, "Deno."],
+  [/\bsetTimeout\b/, "setTimeout"],
+  [/\bsetInterval\b/, "setInterval"],
+  [/\bMath\.random\b/, "Math.random"],
+  [/\bgetRandomValues\b/, "getRandomValues"],
+  [/\brandom(?:Bytes|Fill|Int|UUID)\b/, "crypto randomness"],
+];
+
+Deno.test("layering: lib/wire is pure (no Deno APIs, no timers, no randomness)", () => {
   const violations: string[] = [];
   for (const file of files.filter((f) => f.layer === "wire")) {
     // The whole source text, comments included: not even an example may suggest them.
-    for (
-      const [pattern, what] of [[/\bDeno\./, "Deno."], [/\bsetTimeout\b/, "setTimeout"]] as const
-    ) {
+    for (const [pattern, what] of IMPURE) {
       const line = file.text.split("\n").findIndex((l) => pattern.test(l));
       if (line >= 0) violations.push(`${file.path}:${line + 1} uses ${what}`);
     }

@@ -78,4 +78,31 @@ Deno.test("RtspHeaders.delete() removes every header of that name, any case", ()
   assert.equal(headers.size, 1);
 });
 
+Deno.test("RtspHeaders.getAll() returns every value of a name, any case, in order", () => {
+  // GStreamer's server answers 401 with one WWW-Authenticate header per scheme.
+  const headers = new RtspHeaders([
+    ["CSeq", "2"],
+    ["WWW-Authenticate", 'Basic realm="GStreamer RTSP Server"'],
+    ["Server", "GStreamer RTSP server"],
+    ["www-authenticate", 'Digest realm="GStreamer RTSP Server", nonce="5a0c1e2f9b3d4c6e"'],
+  ]);
+  assert.deepEqual(headers.getAll("WWW-Authenticate"), [
+    'Basic realm="GStreamer RTSP Server"',
+    'Digest realm="GStreamer RTSP Server", nonce="5a0c1e2f9b3d4c6e"',
+  ]);
+  assert.deepEqual(headers.getAll("cseq"), ["2"]);
+  assert.equal(headers.get("WWW-AUTHENTICATE"), headers.getAll("WWW-AUTHENTICATE")[0]);
+});
+
+Deno.test("RtspHeaders.getAll() returns an empty list for an absent name, and a copy", () => {
+  const headers = new RtspHeaders([["X-Empty", ""], ["Via", "a"]]);
+  assert.deepEqual(headers.getAll("Authorization"), []);
+  assert.deepEqual(headers.getAll("x-empty"), [""]);
+  const values = headers.getAll("via");
+  values.push("b");
+  assert.deepEqual(headers.getAll("Via"), ["a"], "changing the list leaves the headers alone");
+  headers.append("VIA", "c").delete("x-empty");
+  assert.deepEqual(headers.getAll("via"), ["a", "c"]);
+});
+
 // --- Transport ------------------------------------------------------------------------------------

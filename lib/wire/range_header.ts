@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { leadingBlanks, trimBlanks } from "./blanks.ts";
 import { ParseError } from "./errors.ts";
 
 /** A normal-play-time position in seconds, or `"now"` for the live point (RFC 2326 §3.6). */
@@ -60,8 +61,8 @@ const MAX_NPT_MS = 9_999_999_999_999;
 
 /** `text` without leading and trailing spaces and tabs (LWS), and where it now starts. */
 function trimLws(text: string, offset: number): { text: string; offset: number } {
-  const lead = /^[ \t]*/.exec(text)![0].length;
-  return { text: text.slice(lead).replace(/[ \t]+$/, ""), offset: offset + lead };
+  const lead = leadingBlanks(text);
+  return { text: trimBlanks(text), offset: offset + lead };
 }
 
 /** Printable ASCII without blanks: what verbatim values and `time=` may hold. */

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { trimBlanks } from "./blanks.ts";
 import { ParseError } from "./errors.ts";
 
 /** One stream of an RTP-Info header. */
@@ -47,9 +48,7 @@ function hasBadUrlChar(url: string): boolean {
   return false;
 }
 
-function trimLws(text: string): string {
-  return text.replace(/^[ \t]+|[ \t]+$/g, "");
-}
+const trimLws = trimBlanks;
 
 /** The index of the next match of `pattern` (a /g regex) at or after `from`, else the end. */
 function indexFrom(pattern: RegExp, text: string, from: number): number {

@@ -2,7 +2,8 @@
  * The header list of an RTSP message: ordered and case-insensitive. Headers
  * with structure have a file each (`transport_header.ts`,
  * `session_header.ts`, `range_header.ts`, `rtp_info_header.ts`,
- * `scale_header.ts`), with a parse/serialize pair.
+ * `scale_header.ts`, `www_authenticate_header.ts`, `authorization_header.ts`),
+ * with a parse/serialize pair.
  *
  * @module
  */
@@ -29,6 +30,12 @@ export class RtspHeaders {
   get(name: string): string | undefined {
     const key = name.toLowerCase();
     return this.#entries.find(([n]) => n.toLowerCase() === key)?.[1];
+  }
+
+  /** Every value of `name`, in order (a response may carry several WWW-Authenticate headers). */
+  getAll(name: string): string[] {
+    const key = name.toLowerCase();
+    return this.#entries.filter(([n]) => n.toLowerCase() === key).map(([, value]) => value);
   }
 
   /** Whether a header called `name` is present. */

@@ -208,6 +208,18 @@ export class RtspParser {
       this.#consume(4 + size);
       return frame;
     }
+    // A message starts with a method or "RTSP/": a first byte that is not
+    // printable is junk now, not after 16 KiB (0x16 0x03 is a TLS handshake).
+    if ((buf[0] < 0x20 && buf[0] !== 0x09) || buf[0] > 0x7e) {
+      throw new RtspParseError(
+        buf[0] === 0x16 && (this.#length < 2 || buf[1] === 0x03)
+          ? "Cannot parse RTSP message: it is a TLS handshake, and this is plain RTSP"
+          : `Cannot parse RTSP message: it starts with byte 0x${
+            buf[0].toString(16).padStart(2, "0")
+          }`,
+        this.#consumed,
+      );
+    }
     // Find the blank line: LF followed by LF or CR LF.
     let headEnd = -1;
     let blockEnd = -1;
@@ -271,9 +283,10 @@ export class RtspParser {
       throw new RtspParseError("Cannot parse RTSP message: it contains a NUL byte", this.#consumed);
     }
     const text = decoder.decode(block);
-    const lines = text.replace(/\s+$/, "").split(/\r?\n/);
+    // trimEnd, not /\s+$/: that pattern is quadratic in a run of blanks.
+    const lines = text.trimEnd().split(/\r?\n/);
     const startLine = lines[0];
-    if (hasControlCharacter(text.replace(/\s+$/, "").replace(/\r?\n/g, ""))) {
+    if (hasControlCharacter(text.trimEnd().replace(/\r?\n/g, ""))) {
       throw new RtspParseError(
         "Cannot parse RTSP message: a control character (such as a bare CR) inside a line",
         this.#consumed,

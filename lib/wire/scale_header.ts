@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { leadingBlanks, trimBlanks } from "./blanks.ts";
 import { ParseError } from "./errors.ts";
 
 /**
@@ -29,8 +30,8 @@ export const MAX_SCALE_LENGTH = 32;
  * or one that rounds to a number whose shortest decimal is longer.
  */
 export function parseScale(value: string): number {
-  const lead = /^[ \t]*/.exec(value)![0].length;
-  const text = value.slice(lead).replace(/[ \t]+$/, "");
+  const lead = leadingBlanks(value);
+  const text = trimBlanks(value);
   if (text.length > MAX_SCALE_LENGTH) {
     throw new ParseError(
       `Cannot parse Scale: value too long (${text.length} characters): at most ${MAX_SCALE_LENGTH}`,

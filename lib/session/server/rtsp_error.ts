@@ -9,10 +9,14 @@
 export class RtspError extends Error {
   /** The RTSP status code, e.g. 454 Session Not Found. */
   readonly status: number;
-  /** Headers the error reply carries, e.g. `Allow` with 405. */
-  readonly headers: Record<string, string>;
+  /** Headers the error reply carries, in order, e.g. `Allow` with 501, `WWW-Authenticate` with 401. */
+  readonly headers: readonly (readonly [string, string])[];
 
-  constructor(status: number, message: string, headers: Record<string, string> = {}) {
+  constructor(
+    status: number,
+    message: string,
+    headers: readonly (readonly [string, string])[] = [],
+  ) {
     super(message);
     this.name = "RtspError";
     this.status = status;

@@ -25,6 +25,7 @@ import {
   resolveServerOptions,
   type RtspServerOptions,
 } from "./server_options.ts";
+import { ServerAuth } from "./server_auth.ts";
 import { ServerRtcp } from "./server_rtcp.ts";
 import type { SessionInfo } from "./server_session.ts";
 import { SessionTable } from "./session_table.ts";
@@ -32,7 +33,10 @@ import { StreamCatalog } from "./stream_catalog.ts";
 
 /** An RTSP server streaming lab MJPEG files. */
 export class RtspServer {
-  readonly #listener: Deno.TcpListener;
+  /** Plain RTSP, unless the server serves TLS only. */
+  readonly #plain: Deno.TcpListener | undefined;
+  /** RTSP over TLS, when asked for. */
+  readonly #tls: Deno.TlsListener | undefined;
   readonly #options: ResolvedServerOptions;
   readonly #udp: UdpPortPair;
   readonly #pacer: Pacer;
@@ -41,13 +45,17 @@ export class RtspServer {
   readonly #rtcp: ServerRtcp;
   readonly #connections = new Set<ServerConn>();
   readonly #tasks = new Set<Promise<void>>();
-  readonly #accepting: Promise<void>;
+  readonly #accepting: Promise<unknown>;
   #closing = false;
   /** Server-wide counters. */
   readonly counters: ServerCounters;
 
-  private constructor(listener: Deno.TcpListener, options: ResolvedServerOptions) {
-    this.#listener = listener;
+  private constructor(
+    listeners: { plain?: Deno.TcpListener; tls?: Deno.TlsListener },
+    options: ResolvedServerOptions,
+  ) {
+    this.#plain = listeners.plain;
+    this.#tls = listeners.tls;
     this.#options = options;
     const clock = options.clock ?? realClock;
     this.#sessions = new SessionTable(options.maxSessions);
@@ -116,6 +124,13 @@ export class RtspServer {
       }),
       sessions: this.#sessions,
       rtcp: this.#rtcp,
+      auth: new ServerAuth({
+        users: options.users,
+        realm: options.realm,
+        allowBasic: options.allowBasic,
+        nonceLifetimeSec: options.nonceLifetime,
+        clock,
+      }),
       methods: SERVER_METHODS,
       get closing(): boolean {
         return closing();
@@ -123,7 +138,9 @@ export class RtspServer {
     };
     const reaper: PacedTask = { onDue: (now) => this.#reap(now) };
     this.#pacer.schedule(reaper, clock.now() + 1000);
-    this.#accepting = acceptConnections(listener, context, this.#connections, this.#tasks);
+    const accept = (listener: Deno.Listener | undefined, secure: boolean) =>
+      listener && acceptConnections(listener, context, this.#connections, this.#tasks, secure);
+    this.#accepting = Promise.all([accept(this.#plain, false), accept(this.#tls, true)]);
   }
 
   /**
@@ -146,22 +163,31 @@ export class RtspServer {
     // Awaited, so that every failure rejects rather than throws.
     await Promise.resolve();
     const resolved = resolveServerOptions(options);
-    const listener = Deno.listen({
-      hostname: resolved.hostname,
-      port: resolved.port,
-      transport: "tcp",
-    });
+    const { hostname, tls } = resolved;
+    const listeners: { plain?: Deno.TcpListener; tls?: Deno.TlsListener } = {};
     try {
-      return new RtspServer(listener, resolved);
+      if (resolved.plain) {
+        listeners.plain = Deno.listen({ hostname, port: resolved.port, transport: "tcp" });
+      }
+      if (tls) {
+        listeners.tls = Deno.listenTls({ hostname, port: tls.port, cert: tls.cert, key: tls.key });
+      }
+      return new RtspServer(listeners, resolved);
     } catch (error) {
-      listener.close();
+      listeners.plain?.close();
+      listeners.tls?.close();
       throw error;
     }
   }
 
-  /** The address RTSP is served on. */
+  /** The address RTSP is served on (RTSPS when the server serves TLS only). */
   get addr(): Deno.NetAddr {
-    return this.#listener.addr;
+    return (this.#plain ?? this.#tls)!.addr;
+  }
+
+  /** The address RTSPS (RTSP over TLS) is served on, when it is. */
+  get tlsAddr(): Deno.NetAddr | undefined {
+    return this.#tls?.addr;
   }
 
   /** Live sessions by id. */
@@ -205,9 +231,11 @@ export class RtspServer {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
-    try {
-      this.#listener.close();
-    } catch { /* already closed */ }
+    for (const listener of [this.#plain, this.#tls]) {
+      try {
+        listener?.close();
+      } catch { /* already closed */ }
+    }
     for (const conn of this.#connections) conn.rtsp.close();
     await this.#accepting;
     await Promise.all(this.#tasks);

@@ -18,6 +18,7 @@ import {
   serializeResponse,
 } from "../../wire/rtsp_message.ts";
 import { RtspParseError } from "../../wire/rtsp_parser.ts";
+import { RtspHeaders } from "../../wire/rtsp_headers.ts";
 import { parseSession } from "../../wire/session_header.ts";
 import { InterleavedBatch } from "./interleaved_batch.ts";
 import { METHODS } from "./method_table.ts";
@@ -33,6 +34,17 @@ const MAX_INTERLEAVED_BACKLOG = 64;
 
 const CSEQ = /^\d{1,10}$/;
 
+/** Failed authentications after which a connection is closed. */
+export const MAX_AUTH_FAILURES = 10;
+
+/**
+ * Text as the log shows it: URLs without their userinfo (`rtsp://name:password@…`),
+ * which a request line or a parse error may hold.
+ */
+function loggable(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/"]*@/gi, "$1");
+}
+
 /**
  * Accept connections until the listener closes; each is served by a
  * {@linkcode ServerConn}, tracked in `connections` while it lives.
@@ -43,19 +55,21 @@ export async function acceptConnections(
   server: ServerContext,
   connections: Set<ServerConn>,
   tasks: Set<Promise<void>>,
+  secure = false,
 ): Promise<void> {
   for (;;) {
     let tcp: Deno.Conn;
     try {
       tcp = await listener.accept();
-    } catch {
-      return; // listener closed
+    } catch (error) {
+      if (server.closing || error instanceof Deno.errors.BadResource) return; // listener closed
+      continue; // one connection failed (e.g. a TLS handshake): the others are served
     }
     if (server.closing) {
       tcp.close();
       return;
     }
-    const conn = new ServerConn(tcp, server);
+    const conn = new ServerConn(tcp, server, secure);
     const refuse = connections.size >= server.options.maxConnections;
     connections.add(conn); // so that the server's close() reaches it either way
     const task = (refuse ? conn.refuse() : conn.serve())
@@ -70,15 +84,19 @@ export async function acceptConnections(
 /** One RTSP connection and the sessions set up on it. */
 export class ServerConn implements RequestConnection {
   readonly rtsp: RtspConnection;
+  readonly secure: boolean;
   /** `host:port` of the client, for logs. */
   readonly peer: string;
   /** The sessions set up on this connection (only it may use them). */
   readonly sessions: Set<ServerSession> = new Set();
   readonly #server: ServerContext;
   #interleaved: InterleavedBatch | undefined;
+  /** Requests refused for their credentials so far. */
+  #authFailures = 0;
 
-  constructor(tcp: Deno.Conn, server: ServerContext) {
+  constructor(tcp: Deno.Conn, server: ServerContext, secure: boolean) {
     this.#server = server;
+    this.secure = secure;
     this.rtsp = new RtspConnection(tcp, {
       idleFlushMs: server.options.idleFlushMs,
       clock: server.clock,
@@ -125,11 +143,15 @@ export class ServerConn implements RequestConnection {
         if (item.kind !== "request") continue; // a client's responses are not expected
         const response = await this.#respond(item);
         await this.rtsp.write(serializeResponse(response));
+        if (this.#authFailures >= MAX_AUTH_FAILURES) {
+          log(`${this.peer} closed after ${MAX_AUTH_FAILURES} failed authentications`);
+          break;
+        }
       }
     } catch (error) {
       if (error instanceof RtspParseError) {
         counters.badRequests++;
-        log(`${this.peer} - - session=- ${error.status} (${error.message})`);
+        log(`${this.peer} - - session=- ${error.status} (${loggable(error.message)})`);
         await this.rtsp.write(serializeResponse(createResponse(error.status))).catch(() => {});
       } else if (!this.rtsp.closed) {
         log(`${this.peer} connection error: ${error}`);
@@ -152,7 +174,9 @@ export class ServerConn implements RequestConnection {
         const cseq = item.headers.get("cseq")?.trim();
         if (cseq && CSEQ.test(cseq)) response.headers.set("CSeq", cseq);
         log(
-          `${this.peer} ${item.method} ${item.uri} session=- 503 (more than ${options.maxConnections} connections)`,
+          `${this.peer} ${item.method} ${
+            loggable(item.uri)
+          } session=- 503 (more than ${options.maxConnections} connections)`,
         );
         await this.rtsp.write(serializeResponse(response));
         break;
@@ -181,11 +205,12 @@ export class ServerConn implements RequestConnection {
       }
       const method = METHODS[request.method];
       if (!method) {
-        throw new RtspError(501, `method ${request.method} is not implemented`, {
-          Allow: this.#server.methods.join(", "),
-        });
+        throw new RtspError(501, `method ${request.method} is not implemented`, [
+          ["Allow", this.#server.methods.join(", ")],
+        ]);
       }
-      const session = method.session === "none" ? undefined : this.#sessionOf(request);
+      const user = this.#authenticate(request);
+      const session = method.session === "none" ? undefined : this.#sessionOf(request, user);
       if (session === undefined && method.session === "required") {
         throw new RtspError(454, `${request.method} without a Session header`);
       }
@@ -197,7 +222,7 @@ export class ServerConn implements RequestConnection {
           })`,
         );
       }
-      const context: RequestContext = { server: this.#server, conn: this, request, session };
+      const context: RequestContext = { server: this.#server, conn: this, request, session, user };
       response = await method.handle(context);
     } catch (error) {
       const status = error instanceof RtspError || error instanceof MediaError
@@ -207,7 +232,10 @@ export class ServerConn implements RequestConnection {
         : 500;
       reason = error instanceof Error ? error.message : String(error);
       if (status === 500) console.error(error);
-      response = createResponse(status, error instanceof RtspError ? error.headers : {});
+      response = createResponse(
+        status,
+        new RtspHeaders(error instanceof RtspError ? error.headers : []),
+      );
       counters.badRequests++;
     }
     if (cseq !== undefined && CSEQ.test(cseq)) response.headers.set("CSeq", cseq);
@@ -215,15 +243,35 @@ export class ServerConn implements RequestConnection {
       (response.headers.get("session") ?? request.headers.get("session"))?.split(";")[0]
         .trim() ?? "-";
     this.#server.log(
-      `${this.peer} ${request.method} ${request.uri} session=${sessionId} ${response.status}${
-        reason ? ` (${reason})` : ""
-      }`,
+      `${this.peer} ${request.method} ${
+        loggable(request.uri)
+      } session=${sessionId} ${response.status}${reason ? ` (${loggable(reason)})` : ""}`,
     );
     return response;
   }
 
-  /** The session a request names, if any; it must belong to this connection. */
-  #sessionOf(request: RtspRequest): ServerSession | undefined {
+  /**
+   * The user whose credentials `request` carries, when users are configured.
+   * OPTIONS without a session needs none (RFC 2326 §10.1: what the server
+   * can do is no secret).
+   */
+  #authenticate(request: RtspRequest): string | undefined {
+    const { auth } = this.#server;
+    if (!auth.enabled) return undefined;
+    if (request.method === "OPTIONS" && !request.headers.has("session")) return undefined;
+    try {
+      return auth.authenticate(request, this.secure);
+    } catch (error) {
+      if (error instanceof RtspError && error.status === 401) this.#authFailures++;
+      throw error;
+    }
+  }
+
+  /**
+   * The session a request names, if any; it must belong to this connection
+   * and to the user who made it.
+   */
+  #sessionOf(request: RtspRequest, user: string | undefined): ServerSession | undefined {
     const header = request.headers.get("session");
     if (header === undefined) return undefined;
     let id: string;
@@ -233,7 +281,7 @@ export class ServerConn implements RequestConnection {
       throw new RtspError(454, `bad Session header "${header}"`);
     }
     const session = this.#server.sessions.get(id);
-    if (!session || !this.sessions.has(session)) {
+    if (!session || !this.sessions.has(session) || session.user !== user) {
       throw new RtspError(454, `no session ${id} on this connection`);
     }
     session.touch();

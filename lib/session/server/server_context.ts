@@ -10,6 +10,7 @@ import type { RtspConnection } from "../../net/rtsp_connection.ts";
 import type { UdpPortPair } from "../../net/udp_port_pair.ts";
 import type { RtspRequest } from "../../wire/rtsp_message.ts";
 import type { InterleavedBatch } from "./interleaved_batch.ts";
+import type { ServerAuth } from "./server_auth.ts";
 import type { ResolvedServerOptions } from "./server_options.ts";
 import type { ServerRtcp } from "./server_rtcp.ts";
 import type { ServerSession } from "./server_session.ts";
@@ -52,6 +53,8 @@ export interface ServerContext {
   readonly streams: StreamCatalog;
   readonly sessions: SessionTable;
   readonly rtcp: ServerRtcp;
+  /** Who may watch (disabled when no user is configured). */
+  readonly auth: ServerAuth;
   /** Whether the server is shutting down (no new sessions). */
   readonly closing: boolean;
   /** The methods the server implements, as OPTIONS lists them. */
@@ -61,6 +64,8 @@ export interface ServerContext {
 /** The RTSP connection a request came on (`server_conn.ts`), as a handler sees it. */
 export interface RequestConnection {
   readonly rtsp: RtspConnection;
+  /** Whether the connection is RTSP over TLS. */
+  readonly secure: boolean;
   /** The sessions set up on this connection (only it may use them). */
   readonly sessions: Set<ServerSession>;
   /** Interleaved RTP of this connection's sessions (made on first use). */
@@ -78,4 +83,6 @@ export interface RequestContext {
   readonly request: RtspRequest;
   /** The session the request names, found and state-checked (when the method takes one). */
   readonly session?: ServerSession;
+  /** The user whose credentials the request carries (when users are configured). */
+  readonly user?: string;
 }

@@ -8,6 +8,7 @@
 import type { Clock } from "../../net/clock.ts";
 import { UDP_SEND_MODES, type UdpSendMode } from "../../net/udp_port_pair.ts";
 import { OptionError } from "../../wire/errors.ts";
+import type { ServerUser } from "./server_auth.ts";
 
 /** Every default of {@linkcode RtspServerOptions}, in one place. */
 export const SERVER_DEFAULTS = {
@@ -26,6 +27,11 @@ export const SERVER_DEFAULTS = {
   udpSendMode: "auto" as UdpSendMode,
   preciseTimer: true,
   pacingSlackMs: 0.5,
+  users: [] as readonly ServerUser[],
+  realm: "rtsp-lab",
+  allowBasic: false,
+  nonceLifetime: 60,
+  plain: true,
 } as const;
 
 /** The highest frame rate the server paces (`fps`). */
@@ -85,16 +91,42 @@ export interface RtspServerOptions {
    * early), so sessions share wake-ups and batched sends. @default {0.5}
    */
   pacingSlackMs?: number;
+  /**
+   * Who may watch: with any user, every request but OPTIONS needs their
+   * credentials (Digest, or Basic where allowed) and is answered 401
+   * otherwise. @default {[]}
+   */
+  users?: readonly ServerUser[];
+  /** The realm of challenges and of the users' HA1s. @default {"rtsp-lab"} */
+  realm?: string;
+  /** Accept Basic credentials over plain TCP too (they cross the network readable). @default {false} */
+  allowBasic?: boolean;
+  /** Seconds a Digest nonce stays good; a later one is answered stale=true. @default {60} */
+  nonceLifetime?: number;
+  /** Also serve RTSP over TLS (RTSPS). */
+  tls?: ServerTlsOptions;
+  /** Serve plain RTSP on `port`; false: only TLS (needs `tls`). @default {true} */
+  plain?: boolean;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
   /** The clock sessions are paced by. @default {realClock} */
   clock?: Clock;
 }
 
-/** Options with every default filled in (the clock only when one was given). */
+/** RTSP over TLS (RFC 7826 §19.2): where, and with which certificate. */
+export interface ServerTlsOptions {
+  /** TCP port for RTSPS; 0 picks a free one. */
+  port: number;
+  /** The certificate chain, PEM. */
+  cert: string;
+  /** Its private key, PEM. */
+  key: string;
+}
+
+/** Options with every default filled in (the clock and TLS only when given). */
 export type ResolvedServerOptions =
-  & Required<Omit<RtspServerOptions, "clock" | "log">>
-  & Pick<RtspServerOptions, "clock">
+  & Required<Omit<RtspServerOptions, "clock" | "log" | "tls">>
+  & Pick<RtspServerOptions, "clock" | "tls">
   & { log: (line: string) => void };
 
 /** A server option out of range (`option` names it in {@linkcode RtspServerOptions}). */
@@ -107,6 +139,12 @@ export class ServerOptionError extends OptionError {
 }
 
 type Rule = (value: unknown) => boolean;
+/** Not empty, and without control characters or any of `forbidden`. */
+function plainText(text: string, forbidden: string): boolean {
+  if (text === "") return false;
+  for (const c of text) if (c < " " || c === "\x7f" || forbidden.includes(c)) return false;
+  return true;
+}
 const positive: Rule = (v) => typeof v === "number" && v > 0 && Number.isFinite(v);
 const wholeAbove0: Rule = (v) => positive(v) && Number.isInteger(v);
 const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
@@ -139,6 +177,28 @@ const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
     "a number of ms from 0 to 100",
   ],
   loop: [(v) => typeof v === "boolean", "true or false"],
+  users: [
+    (v) =>
+      Array.isArray(v) &&
+      v.every((u) =>
+        typeof u?.name === "string" && plainText(u.name, ":") &&
+        (typeof u.password === "string" || (typeof u.ha1 === "object" && u.ha1 !== null))
+      ),
+    'a list of users, each a name without ":" and a password or HA1s',
+  ],
+  realm: [(v) => typeof v === "string" && plainText(v, '"\\'), "a realm without quotes"],
+  allowBasic: [(v) => typeof v === "boolean", "true or false"],
+  nonceLifetime: [positive, "a number above 0"],
+  plain: [(v) => typeof v === "boolean", "true or false"],
+  tls: [
+    (v) =>
+      v === undefined || (typeof v === "object" && v !== null &&
+        Number.isInteger((v as ServerTlsOptions).port) && (v as ServerTlsOptions).port >= 0 &&
+        (v as ServerTlsOptions).port <= 65535 &&
+        typeof (v as ServerTlsOptions).cert === "string" && (v as ServerTlsOptions).cert !== "" &&
+        typeof (v as ServerTlsOptions).key === "string" && (v as ServerTlsOptions).key !== ""),
+    "a port and a PEM certificate and key",
+  ],
   unpaced: [(v) => typeof v === "boolean", "true or false"],
   preciseTimer: [(v) => typeof v === "boolean", "true or false"],
 };
@@ -156,7 +216,17 @@ export function resolveServerOptions(options: RtspServerOptions): ResolvedServer
   } as ResolvedServerOptions;
   for (const [option, [rule, description]] of Object.entries(RULES)) {
     const value = resolved[option as keyof ResolvedServerOptions];
-    if (!rule!(value)) throw new ServerOptionError(option, value, description);
+    // A secret is not shown in the error: the users and the TLS key by what they are.
+    if (!rule!(value)) {
+      throw new ServerOptionError(
+        option,
+        option === "users" || option === "tls" ? `(${typeof value})` : value,
+        description,
+      );
+    }
+  }
+  if (!resolved.plain && !resolved.tls) {
+    throw new ServerOptionError("plain", false, "true when no tls is given (nothing to serve)");
   }
   return resolved;
 }

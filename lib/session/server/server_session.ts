@@ -57,6 +57,8 @@ export interface ServerSessionOptions {
   rtcp: SessionRtcp;
   /** Session timeout announced to standard clients, in seconds. */
   timeoutSec: number;
+  /** The user who set it up, when users are configured. */
+  user?: string;
   /** Monotonic clock, ms. */
   now(): number;
   /** Called when a frame cannot be sent (too large for a lab datagram). */
@@ -116,6 +118,8 @@ export class ServerSession implements SessionInfo {
   readonly transport: MediaTransport;
   /** Its playback of the stream. */
   readonly player: Player;
+  /** The user who set it up (only they may use it), when users are configured. */
+  readonly user: string | undefined;
   packetsSent = 0;
   octetsSent = 0;
   framesSkipped = 0;
@@ -136,6 +140,7 @@ export class ServerSession implements SessionInfo {
     this.stream = options.stream;
     this.ssrc = options.ssrc;
     this.transport = options.transport;
+    this.user = options.user;
     this.#sequence = options.initialSequence ?? 0;
     this.lastActivity = options.now();
     this.player = options.stream.player(options.dialect, {

@@ -14,6 +14,8 @@ export interface TransportChoiceContext {
   peer: string;
   /** Interleaved channels the connection's other sessions use. */
   usedChannels: ReadonlySet<number>;
+  /** Whether the SETUP came over TLS: then the media must go inside it (interleaved). */
+  secure?: boolean;
 }
 
 /**
@@ -26,6 +28,7 @@ export function chooseTransport(
   specs: readonly TransportSpec[],
   context: TransportChoiceContext,
 ): TransportSpec {
+  let udpOverTls = false;
   for (const spec of specs) {
     if (spec.protocol !== "RTP" || !spec.unicast) continue;
     if (spec.profile !== undefined && spec.profile !== "AVP") continue;
@@ -52,7 +55,17 @@ export function chooseTransport(
     if (spec.lowerTransport !== "UDP" || !spec.clientPort || spec.clientPort.start === 0) {
       continue;
     }
+    if (context.secure) {
+      udpOverTls = true;
+      continue;
+    }
     return spec;
+  }
+  if (udpOverTls) {
+    throw new RtspError(
+      461,
+      "RTP over UDP from a TLS session would cross the network unencrypted: use RTP/AVP/TCP (interleaved)",
+    );
   }
   throw new RtspError(
     461,

@@ -20,7 +20,9 @@ import { chooseTransport } from "../transport_choice.ts";
 import { UdpTransport } from "../udp_transport.ts";
 
 /** Set up a session. */
-export async function setup({ server, conn, request }: RequestContext): Promise<RtspResponse> {
+export async function setup(
+  { server, conn, request, user }: RequestContext,
+): Promise<RtspResponse> {
   const ref = parseStreamRef(request.uri);
   if (!ref || ref.name === "") throw new RtspError(400, "SETUP needs a stream name");
   const header = request.headers.get("transport");
@@ -29,6 +31,7 @@ export async function setup({ server, conn, request }: RequestContext): Promise<
   const spec = chooseTransport(parseTransport(header), {
     peer,
     usedChannels: conn.usedChannels,
+    secure: conn.secure,
   });
   server.sessions.checkRoom();
   const stream = await server.streams.open(ref.name);
@@ -62,6 +65,7 @@ export async function setup({ server, conn, request }: RequestContext): Promise<
     timestampBase: randomUint32(),
     initialSequence: randomUint32() & 0xffff,
     timeoutSec: server.options.sessionTimeout,
+    user,
     rtcp: server.rtcp,
     now: () => server.clock.now(),
     onSkip: (s, _frame, why) => server.log(`session ${s.id}: skipped ${why}`),
