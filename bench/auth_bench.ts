@@ -11,6 +11,9 @@
 import { parseAuthorization, serializeAuthorization } from "../lib/wire/authorization_header.ts";
 import { type DigestAlgorithm, digestHa1, digestResponse } from "../lib/wire/digest.ts";
 import { RtspParser } from "../lib/wire/rtsp_parser.ts";
+import { createRequest } from "../lib/wire/rtsp_message.ts";
+import { realClock } from "../lib/net/clock.ts";
+import { ServerAuth } from "../lib/session/server/server_auth.ts";
 import {
   parseWwwAuthenticate,
   serializeWwwAuthenticate,
@@ -106,4 +109,38 @@ Deno.bench("digestResponse with qop=auth, SHA-256", { group: "client" }, () => {
     nc: "00000001",
     cnonce: "0a4f113b",
   });
+});
+
+// The whole gate, as the server runs it per request: parse, check the nonce
+// (an HMAC), compute the expected response, compare in constant time.
+const auth = new ServerAuth({
+  users: [{ name: "user", password: "secret" }],
+  realm: "rtsp-lab",
+  allowBasic: false,
+  nonceLifetimeSec: 3600,
+  clock: realClock,
+});
+const serverNonce = /nonce="([^"]+)"/.exec(auth.challenges(false)[0])![1];
+const gated = createRequest("DESCRIBE", URI, {
+  CSeq: "3",
+  Authorization: serializeAuthorization({
+    scheme: "Digest",
+    username: "user",
+    realm: "rtsp-lab",
+    nonce: serverNonce,
+    uri: URI,
+    response: digestResponse({
+      algorithm: "MD5",
+      ha1: HA1.MD5,
+      method: "DESCRIBE",
+      uri: URI,
+      nonce: serverNonce,
+    }),
+  }),
+});
+if (auth.authenticate(gated, false) !== "user") throw new Error("the benchmark's request fails");
+Deno.bench("ServerAuth.authenticate, Digest MD5: the whole check of a request", {
+  group: "server",
+}, () => {
+  auth.authenticate(gated, false);
 });
