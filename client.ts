@@ -23,12 +23,19 @@ import {
   resolveClientOptions,
   type StreamClientOptions,
 } from "./lib/session/client/client_options.ts";
+import {
+  isRtspUrl,
+  parseClientUrl,
+  redactUrl,
+  RTSP_DEFAULT_PORTS,
+} from "./lib/session/client/client_url.ts";
 
 /** The interactive commands, as the help and the prompt list them. */
 const COMMANDS = "setup, play, pause, seek SEC, teardown, stats, quit";
 
 const USAGE = `Usage: rtsp-client <server_host> <server_port> <rtp_port> <video_file> [options]
-       rtsp-client rtsp://host[:port]/path [options]
+       rtsp-client rtsp://[name:password@]host[:port]/path [options]
+       rtsp-client rtsps://[name:password@]host[:port]/path [options]
 
 Plays <video_file> from an RTSP server, receiving RTP on UDP <rtp_port>
 (0 picks a free port; in standard RTSP, RTCP uses the port above), and
@@ -52,14 +59,27 @@ Options:
   D.autoTimeoutMs / 1000
 } s), lab (the lab's
                      exact format) or rtsp (standard RTSP)
-  --transport T      udp (default) or tcp (RTP interleaved on the RTSP connection;
-                     standard RTSP only)
+  --transport T      ${D.transport} (default) or tcp (RTP interleaved on the RTSP connection;
+                     standard RTSP only); rtsps:// takes only ${D.tlsTransport}, its default
   --rtp-port N       RTP port for the rtsp:// form (default ${D.rtpPort}: a free one)
+  --user NAME:PASSWORD
+                     credentials for a server that asks (401), instead of the
+                     URL's name:password@ (percent-encoded there); the password
+                     may contain ":". Digest SHA-256, then MD5, then Basic.
+                     Either way it shows in the process list
+  --allow-basic      answer Basic over plain rtsp:// too (it sends the password
+                     readable; over rtsps:// it is always allowed)
+  --ca FILE          trust the PEM certificate(s) in FILE for rtsps:// (a
+                     self-signed certificate or a private CA)
   --interactive      read commands from stdin, one per line: setup, play,
                      pause, seek SEC, teardown, stats, quit (the lab's four
                      buttons; seek SEC plays from SEC seconds, standard RTSP)
   --quiet            no live status line
   -h, --help         this help
+
+URLs: rtsp:// (port ${RTSP_DEFAULT_PORTS.rtsp} unless given) or rtsps:// (RTSP over TLS, port
+${RTSP_DEFAULT_PORTS.rtsps} unless given; media interleaved on the encrypted connection). A
+password is never printed: URLs are shown as rtsp://name@host:port/path.
 
 Example: rtsp-client 127.0.0.1 1025 5008 video.mjpeg --out frames/`;
 
@@ -89,6 +109,10 @@ const FLAGS: Record<string, string> = {
   endAfterSec: "--end-after",
   start: "--start",
   end: "--end",
+  username: "--user",
+  password: "--user",
+  allowBasic: "--allow-basic",
+  caCerts: "--ca",
 };
 
 /**
@@ -122,8 +146,12 @@ function parse() {
         stats: { type: "string" },
         mjpeg: { type: "string" },
         dialect: { type: "string", default: D.dialect },
-        transport: { type: "string", default: D.transport },
+        // No default here: the library's depends on the URL (tcp for rtsps://).
+        transport: { type: "string" },
         "rtp-port": { type: "string", default: String(D.rtpPort) },
+        user: { type: "string" },
+        "allow-basic": { type: "boolean", default: D.allowBasic },
+        ca: { type: "string" },
         interactive: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -138,17 +166,20 @@ function parse() {
     Deno.exit(0);
   }
   let host: string, portText: string, rtpText: string, resource: string;
-  if (positionals.length === 1 && /^rtsp:\/\//i.test(positionals[0])) {
-    let url: URL;
+  if (positionals.length === 1 && isRtspUrl(positionals[0])) {
+    let url;
     try {
-      url = new URL(positionals[0].replace(/^rtsp:/i, "http:"));
-    } catch {
-      usageError(`"${positionals[0]}" is not a valid rtsp:// URL`);
+      url = parseClientUrl(positionals[0]);
+    } catch (error) {
+      // The message shows the URL without its password.
+      usageError(error instanceof Error ? error.message : String(error));
     }
-    host = url.hostname.replace(/^\[|\]$/g, "");
-    portText = url.port || "554";
+    host = url.host;
+    portText = String(url.port);
     rtpText = values["rtp-port"];
     resource = positionals[0];
+  } else if (positionals.length === 1 && /^[a-z][a-z0-9+.-]*:\/\//i.test(positionals[0])) {
+    usageError(`"${redactUrl(positionals[0])}" is not an rtsp:// or rtsps:// URL`);
   } else if (positionals.length === 4) {
     [host, portText, rtpText, resource] = positionals;
   } else {
@@ -163,6 +194,9 @@ function parse() {
     transport: values.transport as StreamClientOptions["transport"],
     outDir: values.out,
     mjpegFile: values.mjpeg,
+    allowBasic: values["allow-basic"],
+    ...credentials(values.user),
+    caCerts: values.ca === undefined ? undefined : readCaFile(values.ca),
   };
   const limits: ReceiveLimits = {
     frames: numberOf(values.frames),
@@ -179,6 +213,8 @@ function parse() {
     endAfterSec: values["end-after"],
     start: values.start,
     end: values.end,
+    transport: values.transport,
+    caCerts: values.ca,
   };
   const seeking = range.start !== undefined || range.end !== undefined;
   try {
@@ -209,6 +245,30 @@ function parse() {
 }
 
 type Options = ReturnType<typeof parse>;
+
+/**
+ * `--user NAME:PASSWORD`, split at the first ":" (the password may hold
+ * more). The usage error never shows the text: it may be a password.
+ */
+function credentials(user: string | undefined): { username?: string; password?: string } {
+  if (user === undefined) return {};
+  const colon = user.indexOf(":");
+  if (colon <= 0) usageError('--user must be NAME:PASSWORD, with a name before the first ":"');
+  return { username: user.slice(0, colon), password: user.slice(colon + 1) };
+}
+
+/** The PEM certificates of `--ca FILE`. */
+function readCaFile(file: string): string[] {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    usageError(`--ca "${file}": ${error instanceof Error ? error.message : error}`);
+  }
+  const certs = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  if (!certs) usageError(`--ca "${file}" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  return certs.map((c) => c + "\n");
+}
 
 /** A live status line on stderr, only when stderr is a terminal. */
 function statusLine(options: Options): (s: ReceptionSummary) => void {
@@ -385,6 +445,11 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSignal);
     return EXIT_FAILURE;
   }
+  const { host, port } = options.client;
+  const where = client.dialect === "lab"
+    ? `${host}:${port} ${client.uri} (lab dialect)`
+    : `${client.displayUri}${client.tls ? " (TLS)" : ""}`;
+  console.log(`rtsp-client: ${where}`);
   let code: number;
   try {
     code = options.interactive

@@ -39,7 +39,9 @@ export {
   SCALE_LIMITS,
   SERVER_DEFAULTS,
   ServerOptionError,
+  type ServerTlsOptions,
 } from "./lib/session/server/server_options.ts";
+export type { ServerUser } from "./lib/session/server/server_auth.ts";
 export type { ServerCounters } from "./lib/session/server/server_context.ts";
 export type { SessionInfo, SessionState } from "./lib/session/server/server_session.ts";
 export type { Clock, TimerHandle } from "./lib/net/clock.ts";
@@ -74,6 +76,19 @@ export {
   type ReceptionSummary,
 } from "./lib/session/client/reception_stats.ts";
 export { frameFileName } from "./lib/session/client/frame_sink.ts";
+export {
+  type ChallengeResult,
+  ClientAuthenticator,
+  type ClientAuthenticatorOptions,
+  type ClientCredentials,
+} from "./lib/session/client/client_auth.ts";
+export {
+  type ClientUrl,
+  displayUrl,
+  parseClientUrl,
+  redactUrl,
+  RTSP_DEFAULT_PORTS,
+} from "./lib/session/client/client_url.ts";
 
 // The formats, each a parse/serialize pair.
 export { OptionError, ParseError } from "./lib/wire/errors.ts";
@@ -144,3 +159,26 @@ export {
 } from "./lib/wire/range_header.ts";
 export { parseRtpInfo, type RtpInfoEntry, serializeRtpInfo } from "./lib/wire/rtp_info_header.ts";
 export { parseScale, serializeScale } from "./lib/wire/scale_header.ts";
+export {
+  type Authorization,
+  type BasicCredentials,
+  type DigestCredentials,
+  type OtherCredentials,
+  parseAuthorization,
+  serializeAuthorization,
+} from "./lib/wire/authorization_header.ts";
+export {
+  type AuthChallenge,
+  type BasicChallenge,
+  type DigestChallenge,
+  type OtherChallenge,
+  parseWwwAuthenticate,
+  serializeWwwAuthenticate,
+} from "./lib/wire/www_authenticate_header.ts";
+export {
+  type DigestAlgorithm,
+  digestHa1,
+  digestResponse,
+  type DigestResponseInput,
+} from "./lib/wire/digest.ts";
+export { type HtdigestEntry, parseHtdigest, serializeHtdigest } from "./lib/wire/htdigest.ts";

@@ -10,6 +10,11 @@ rtpjpegpay sends as they are (quantization tables in-band, Q 255).
 The stream is finite (--frames at --fps), so GStreamer sends an RTCP BYE at
 its end (rtpsession schedules one on EOS).
 
+With --user NAME:PASSWORD it demands credentials (GstRTSPAuth): Basic,
+Digest, or both (--auth); gst-rtsp-server's Digest is MD5 without qop (the
+RFC 2069 form) and sends one WWW-Authenticate header per method. With
+--tls-cert and --tls-key (PEM files) it speaks RTSP over TLS only (rtsps://).
+
 Prints "READY <port>" on stdout once listening (--port 0 picks a free port),
 and exits on SIGTERM or SIGINT, when stdin is a pipe that reaches end of
 file (its parent died), or after --lifetime seconds, whichever comes first.
@@ -19,6 +24,7 @@ Runs with Debian's python3 (/usr/bin/python3), since `gi` is a Debian package:
 """
 
 import argparse
+import ctypes
 import os
 import signal
 import stat
@@ -28,7 +34,8 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+gi.require_version("GstRtsp", "1.0")
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 def parse_args():
@@ -48,7 +55,17 @@ def parse_args():
     parser.add_argument(
         "--lifetime", type=float, default=120, help="exit after this many seconds anyway"
     )
+    parser.add_argument("--user", help="NAME:PASSWORD: demand these credentials")
+    parser.add_argument(
+        "--auth", choices=["basic", "digest", "both"], default="both", help="with --user"
+    )
+    parser.add_argument("--tls-cert", help="PEM certificate: serve RTSP over TLS only")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
     args = parser.parse_args()
+    if args.user is not None and ":" not in args.user:
+        parser.error("--user must be NAME:PASSWORD")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     if not args.mount.startswith("/"):
         parser.error("--mount must start with /")
     if args.frames < 1 or args.fps < 1:
@@ -75,6 +92,58 @@ def launch_description(args):
     return f"( {source} ! rtpjpegpay name=pay0 pt=26 )"
 
 
+def set_supported_methods_raw(auth, methods):
+    """gst_rtsp_auth_set_supported_methods with a bit mask.
+
+    The methods are flags in C, but the introspection data calls the type an
+    enum, so PyGObject refuses BASIC | DIGEST: call the C function directly.
+    """
+    capsule = ctypes.pythonapi.PyCapsule_GetPointer
+    capsule.restype = ctypes.c_void_p
+    capsule.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    lib = ctypes.CDLL("libgstrtspserver-1.0.so.0")
+    lib.gst_rtsp_auth_set_supported_methods.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.gst_rtsp_auth_set_supported_methods.restype = None
+    lib.gst_rtsp_auth_set_supported_methods(capsule(auth.__gpointer__, None), methods)
+
+
+def add_auth(server, factory, args):
+    """Credentials (--user, --auth) and TLS (--tls-cert, --tls-key) through one GstRTSPAuth.
+
+    A request is let in when its token's role may access and construct the
+    factory's media. Without --user every client gets that role (the
+    default token), so TLS alone asks for no credentials.
+    """
+    if args.user is None and args.tls_cert is None:
+        return
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", "user")
+    if args.user is None:
+        auth.set_default_token(token)
+    else:
+        name, password = args.user.split(":", 1)
+        if args.auth in ("basic", "both"):
+            auth.add_basic(GstRtspServer.RTSPAuth.make_basic(name, password), token)
+        if args.auth in ("digest", "both"):
+            auth.add_digest(name, password, token)
+        if args.auth == "basic":
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+        elif args.auth == "digest":
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        else:
+            set_supported_methods_raw(
+                auth, int(GstRtsp.RTSPAuthMethod.BASIC) | int(GstRtsp.RTSPAuthMethod.DIGEST)
+            )
+    if args.tls_cert is not None:
+        auth.set_tls_certificate(Gio.TlsCertificate.new_from_files(args.tls_cert, args.tls_key))
+    server.set_auth(auth)
+    permissions = GstRtspServer.RTSPPermissions()
+    permissions.add_permission_for_role("user", "media.factory.access", True)
+    permissions.add_permission_for_role("user", "media.factory.construct", True)
+    factory.set_permissions(permissions)
+
+
 def main():
     args = parse_args()
     Gst.init(None)
@@ -87,6 +156,7 @@ def main():
     factory.set_launch(launch_description(args))
     factory.set_shared(True)
     server.get_mount_points().add_factory(args.mount, factory)
+    add_auth(server, factory, args)
     if server.attach(None) == 0:
         print(f"cannot listen on {args.host}:{args.port}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -1,75 +1,61 @@
 /**
- * Certificates for TLS tests, made at test time with the openssl CLI (not a
- * test file itself): a CA of the test's own, and a server certificate it
- * signed for localhost and 127.0.0.1 (rustls, which Deno uses, refuses a CA
- * certificate as a server's own).
+ * A certificate for TLS tests, made at test time with the openssl CLI (not
+ * a test file itself): self-signed, for `localhost` and `127.0.0.1`, and by
+ * default a leaf (basicConstraints CA:FALSE). TLS clients such as Deno's
+ * (rustls) refuse a CA certificate as a server's own (`CaUsedAsEndEntity`),
+ * even when told to trust it, and `openssl req -x509` makes a CA certificate
+ * unless told otherwise. A client trusts the leaf itself (`ca`).
  *
  * @module
  */
-import { requirePeer } from "./_peers.ts";
+import { requirePeer, runCommand, tail } from "./_peers.ts";
 
-/** A server certificate and its key (PEM), the CA that signed it, and their files. */
+/** A certificate and its key, as text and as files; dispose to remove them. */
 export interface TestCertificate extends AsyncDisposable {
-  /** The CA certificate clients trust (PEM). */
-  ca: string;
+  /** The certificate (PEM). */
   cert: string;
+  /** Its private key (PEM). */
   key: string;
-  caFile: string;
+  /** What a client trusts to accept it: the certificate itself, self-signed. */
+  ca: string;
   certFile: string;
   keyFile: string;
-}
-
-async function openssl(args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
+  /** The file of `ca` (the certificate's own file). */
+  caFile: string;
 }
 
 /**
  * Make a self-signed certificate for `localhost` and `127.0.0.1`.
  *
- * @returns undefined when openssl is missing outside CI (the test then returns).
+ * @param options.ca Make a CA certificate instead of a leaf (to test that clients refuse it).
+ * @returns undefined when openssl is missing outside CI (the test then returns); in CI that throws.
  */
-export async function makeCertificate(): Promise<TestCertificate | undefined> {
+export async function makeCertificate(
+  options: { ca?: boolean } = {},
+): Promise<TestCertificate | undefined> {
   if (!await requirePeer("openssl", ["version"])) return undefined;
   const dir = await Deno.makeTempDir({ prefix: "tls_test_" });
-  const caFile = `${dir}/ca.pem`;
   const certFile = `${dir}/cert.pem`;
   const keyFile = `${dir}/key.pem`;
-  try {
-    await openssl([
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA"],
-      ...["-keyout", `${dir}/ca.key`, "-out", caFile],
-    ]);
-    await openssl([
-      ...["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"],
-      ...["-keyout", keyFile, "-out", `${dir}/cert.csr`],
-    ]);
-    await Deno.writeTextFile(
-      `${dir}/ext.cnf`,
-      "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    );
-    await openssl([
-      ...["x509", "-req", "-in", `${dir}/cert.csr`, "-CA", caFile, "-CAkey", `${dir}/ca.key`],
-      ...["-CAcreateserial", "-days", "2", "-extfile", `${dir}/ext.cnf`, "-out", certFile],
-    ]);
-  } catch (error) {
+  const result = await runCommand("openssl", [
+    ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+    ...["-nodes", "-days", "2", "-subj", "/CN=localhost"],
+    ...["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+    ...options.ca ? [] : ["-addext", "basicConstraints=critical,CA:FALSE"],
+    ...["-keyout", keyFile, "-out", certFile],
+  ], { timeoutMs: 20_000 });
+  if (!result.success) {
     await Deno.remove(dir, { recursive: true });
-    throw error;
+    throw new Error(`openssl could not make a certificate: ${tail(result.stderr)}`);
   }
+  const cert = await Deno.readTextFile(certFile);
   return {
-    ca: await Deno.readTextFile(caFile),
-    cert: await Deno.readTextFile(certFile),
+    cert,
     key: await Deno.readTextFile(keyFile),
-    caFile,
+    ca: cert,
     certFile,
     keyFile,
+    caFile: certFile,
     [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
   };
 }

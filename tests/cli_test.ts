@@ -414,7 +414,11 @@ Deno.test("cli: client --interactive runs the four buttons from stdin", async ()
       const text = stdout.state.text;
       const report = `exit ${status.code}\n--- stdout\n${text}\n--- stderr\n${stderr.state.text}`;
       assert.equal(status.code, 0, report);
-      assert.match(text, /^commands: setup, play, pause, seek SEC, teardown, stats, quit/, report);
+      assert.match(
+        text,
+        /^rtsp-client: rtsp:\/\/127\.0\.0\.1:\d+\/video\.mjpeg\ncommands: setup, play, pause, seek SEC, teardown, stats, quit/,
+        report,
+      );
       assert.match(text, /SETUP: 200 OK \(session \d+\)/, report);
       assert.match(text, /PLAY: 200 OK/, report);
       assert.match(text, /PAUSE: 200 OK/, report);

@@ -47,7 +47,7 @@ const BAD_OPTIONS: [string, unknown, string][] = [
   ["port", 0, "Cannot use port 0: must be a port number from 1 to 65535"],
   ["port", NaN, "Cannot use port NaN: must be a port number from 1 to 65535"],
   ["host", "", 'Cannot use host "": must be a host name or address'],
-  ["resource", "", 'Cannot use resource "": must be a file name or an rtsp:// URL'],
+  ["resource", "", 'Cannot use resource "": must be a file name or an rtsp:// or rtsps:// URL'],
   ["dialect", "rtp", 'Cannot use dialect "rtp": must be auto, lab, rtsp'],
   ["transport", "sctp", 'Cannot use transport "sctp": must be udp or tcp'],
   ["outDir", "", 'Cannot use outDir "": must be a directory'],

@@ -12,11 +12,22 @@
  * sent is one it documents (never 500); and a second round does not grow the
  * heap by more than 20 MB.
  *
+ * A round against a server with users configured feeds the auth gate:
+ * valid Digest (MD5 and SHA-256, with and without qop) and Basic credentials
+ * mutated with auth tokens, hostile Authorization values (bad base64,
+ * unterminated quotes, repeated and overlong parameters, foreign nonces,
+ * unknown algorithms and qops), sessions driven with credentials, and
+ * brute-force runs past the failure limit. The server must answer only
+ * statuses it documents (401 included), put no password or HA1 in its log,
+ * hold no session or connection afterwards, and still serve a whole Digest
+ * session.
+ *
  * The seed is fixed (FUZZ_SEED overrides it).
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import v8 from "node:v8";
 import vm from "node:vm";
 import {
@@ -82,8 +93,13 @@ const TOKENS = [
 ].map(raw);
 const INTERESTING = [0, 0x0a, 0x0d, 0x20, 0x24, 0x3a, 0x3b, 0x2d, 0x30, 0x39, 0x7f, 0x80, 0xff];
 
-/** 1-4 random mutations of `input`. */
-function mutate(rng: Rng, input: Uint8Array, others: readonly Uint8Array[]): Uint8Array {
+/** 1-4 random mutations of `input`, inserting `tokens` among others. */
+function mutate(
+  rng: Rng,
+  input: Uint8Array,
+  others: readonly Uint8Array[],
+  tokens: readonly Uint8Array[] = TOKENS,
+): Uint8Array {
   let data: Uint8Array = input.slice();
   for (let r = rng.range(1, 4); r > 0; r--) {
     const n = data.length;
@@ -102,7 +118,7 @@ function mutate(rng: Rng, input: Uint8Array, others: readonly Uint8Array[]): Uin
         data = concat(data.subarray(0, at), rng.bytes(rng.range(1, 12)), data.subarray(at));
         break;
       case 4:
-        data = concat(data.subarray(0, at), rng.pick(TOKENS), data.subarray(at));
+        data = concat(data.subarray(0, at), rng.pick(tokens), data.subarray(at));
         break;
       case 5: {
         const from = rng.int(n + 1);
@@ -707,6 +723,524 @@ Deno.test("fuzz: the server survives seeded junk, mutations and limits, and stay
     );
 
     // close() returns promptly (a connection the server could not end would hold it).
+    const closing = srv.server.close();
+    assert.notEqual(await race(closing, 5000), "timeout", "close() returned within 5 s");
+  } finally {
+    await sink.close();
+  }
+});
+
+// ---------------------------------------------------------------------------
+// With users: the auth gate
+
+const AUTH_REALM = "rtsp-lab";
+/** Users of the auth round: alice by password, bob by an MD5 HA1 only (as an htdigest file may hold). */
+const AUTH_USERS = [
+  { name: "alice", password: "fuzz s3cret:p@ss" },
+  { name: "bob", password: "hunter2 fuzz" },
+] as const;
+
+const hex = (algorithm: "MD5" | "SHA-256", text: string) =>
+  createHash(algorithm === "MD5" ? "md5" : "sha256").update(text).digest("hex");
+const ha1Of = (algorithm: "MD5" | "SHA-256", name: string, password: string) =>
+  hex(algorithm, `${name}:${AUTH_REALM}:${password}`);
+
+/** What the auth round's server log must never hold: the passwords and every HA1. */
+const AUTH_SECRETS = AUTH_USERS.flatMap(({ name, password }) => [
+  password,
+  encodeURIComponent(password),
+  ha1Of("MD5", name, password),
+  ha1Of("SHA-256", name, password),
+]);
+
+const AUTH_TOKENS = [
+  ...TOKENS,
+  ...[
+    "Authorization: ",
+    "Digest ",
+    "Basic ",
+    "Bearer ",
+    'username="alice", ',
+    'username="bob", ',
+    "username=",
+    'realm="rtsp-lab", ',
+    'realm="other", ',
+    "nonce=",
+    'uri="*", ',
+    "response=",
+    'response="00", ',
+    "algorithm=SHA-256, ",
+    "algorithm=MD5-sess, ",
+    "algorithm=SHA-512-256, ",
+    'algorithm="", ',
+    "qop=auth, ",
+    "qop=auth-int, ",
+    'qop="auth,auth-int", ',
+    "nc=ffffffff, ",
+    "nc=1000000000, ",
+    "nc=, ",
+    'cnonce="", ',
+    'opaque="x", ',
+    "stale=true, ",
+    '"',
+    "\\",
+    '\\"',
+    ",,",
+    "==",
+    "Og==",
+    "YWxpY2U6",
+    "%40",
+    "\x7f",
+  ].map(raw),
+];
+
+interface DigestParts {
+  method: string;
+  uri: string;
+  nonce: string;
+  user?: { name: string; password: string };
+  algorithm: "MD5" | "SHA-256";
+  qop: boolean;
+  nc?: number;
+}
+
+/** A Digest Authorization value computed here with node:crypto (RFC 7616 §3.4.1; RFC 2069). */
+function digestValue(p: DigestParts): string {
+  const user = p.user ?? AUTH_USERS[0];
+  const ha1 = ha1Of(p.algorithm, user.name, user.password);
+  const ha2 = hex(p.algorithm, `${p.method}:${p.uri}`);
+  const head = `Digest username="${user.name}", realm="${AUTH_REALM}", nonce="${p.nonce}", ` +
+    `uri="${p.uri}"`;
+  const named = p.algorithm === "MD5" && !p.qop ? "" : `, algorithm=${p.algorithm}`;
+  if (!p.qop) return `${head}, response="${hex(p.algorithm, `${ha1}:${p.nonce}:${ha2}`)}"${named}`;
+  const nc = (p.nc ?? 1).toString(16).padStart(8, "0");
+  const cnonce = "5ca1ab1e";
+  const response = hex(p.algorithm, `${ha1}:${p.nonce}:${nc}:${cnonce}:auth:${ha2}`);
+  return `${head}, response="${response}"${named}, qop=auth, nc=${nc}, cnonce="${cnonce}"`;
+}
+
+const basicValue = (name: string, password: string) =>
+  `Basic ${btoa(String.fromCharCode(...encoder.encode(`${name}:${password}`)))}`;
+
+/** An RTSP request with CRLFs, `headers` in order. */
+const rtspText = (method: string, uri: string, headers: string[]) =>
+  `${method} ${uri} RTSP/1.0\r\n${headers.map((h) => `${h}\r\n`).join("")}\r\n`;
+const rtsp = (method: string, uri: string, headers: string[]) =>
+  bytes(rtspText(method, uri, headers));
+
+/** Authorization values for `method` on `uri`: right ones, wrong ones, odd ones. */
+function authValues(method: string, uri: string, nonce: string, nc: number): string[] {
+  const [alice, bob] = AUTH_USERS;
+  const d = (extra: Partial<DigestParts>) =>
+    digestValue({ method, uri, nonce, algorithm: "MD5", qop: false, nc, ...extra });
+  return [
+    d({}),
+    d({ qop: true }),
+    d({ algorithm: "SHA-256", qop: true }),
+    d({ algorithm: "SHA-256" }),
+    d({ user: bob }),
+    d({ user: bob, algorithm: "SHA-256", qop: true }), // bob has no SHA-256 HA1: 401
+    d({ user: { name: alice.name, password: "wrong" } }),
+    d({ user: { name: "mallory", password: alice.password } }),
+    d({ uri: new URL(uri, "rtsp://x").pathname }),
+    d({ nonce: nonce.slice(0, -2) + (nonce.endsWith("AA") ? "BB" : "AA") }),
+    basicValue(alice.name, alice.password),
+    basicValue(bob.name, "nope"),
+  ];
+}
+
+/** The auth round's seed requests: each method with each kind of credentials. */
+function authSeeds(port: number, sink: number, nonce: string): Uint8Array[] {
+  const url = `rtsp://127.0.0.1:${port}/video.mjpeg`;
+  const track = `${url}/trackID=0`;
+  const udp = `Transport: RTP/AVP;unicast;client_port=${sink}-${sink + 1}`;
+  const tcp = "Transport: RTP/AVP/TCP;unicast;interleaved=0-1";
+  const seeds: Uint8Array[] = [rtsp("DESCRIBE", url, ["CSeq: 1"])];
+  for (const [i, value] of authValues("DESCRIBE", url, nonce, 1).entries()) {
+    seeds.push(rtsp("DESCRIBE", url, [`CSeq: ${i + 2}`, `Authorization: ${value}`]));
+  }
+  for (
+    const [transport, value] of [
+      [udp, authValues("SETUP", track, nonce, 2)[1]],
+      [tcp, authValues("SETUP", track, nonce, 2)[2]],
+      [udp, authValues("SETUP", track, nonce, 2)[10]],
+    ]
+  ) seeds.push(rtsp("SETUP", track, ["CSeq: 3", transport, `Authorization: ${value}`]));
+  seeds.push(
+    rtsp("PLAY", url, [
+      "CSeq: 4",
+      "Session: 12345678",
+      `Authorization: ${authValues("PLAY", url, nonce, 3)[0]}`,
+    ]),
+    rtsp("OPTIONS", url, ["CSeq: 5", "Session: 12345678"]),
+    rtsp("GET_PARAMETER", url, [
+      "CSeq: 6",
+      `Authorization: ${authValues("GET_PARAMETER", url, nonce, 4)[2]}`,
+    ]),
+  );
+  return seeds;
+}
+
+/** Requests that name a live session, each with right credentials (some mutated later). */
+function authFollowUps(url: string, session: string, nonce: string, sink: number): Uint8Array[] {
+  let nc = 10;
+  const std = (method: string, extra: string[] = []) =>
+    rtsp(method, url, [
+      `CSeq: ${nc}`,
+      `Session: ${session}`,
+      ...extra,
+      `Authorization: ${
+        digestValue({ method, uri: url, nonce, algorithm: "SHA-256", qop: true, nc: nc++ })
+      }`,
+    ]);
+  return [
+    std("PLAY", ["Range: npt=0-"]),
+    std("PLAY", ["Range: npt=5-7", "Scale: 0.5"]),
+    std("PAUSE"),
+    std("GET_PARAMETER"),
+    std("TEARDOWN"),
+    std("OPTIONS"),
+    std("SETUP", [`Transport: RTP/AVP;unicast;client_port=${sink}-${sink + 1}`]),
+    rtsp("PLAY", url, [`CSeq: 30`, `Session: ${session}`]), // no credentials: 401
+    rtsp("PAUSE", url, [
+      `CSeq: 31`,
+      `Session: ${session}`,
+      `Authorization: ${
+        digestValue({
+          method: "PAUSE",
+          uri: url,
+          nonce,
+          algorithm: "MD5",
+          qop: false,
+          user: AUTH_USERS[1],
+        })
+      }`, // another user's credentials: 454
+    ]),
+  ];
+}
+
+/** Hostile Authorization values. */
+function hostileAuthValue(rng: Rng, nonce: string): string {
+  const b64 = (data: Uint8Array) => btoa(String.fromCharCode(...data));
+  switch (rng.int(12)) {
+    case 0:
+      return rng.pick([
+        "",
+        " ",
+        "Digest",
+        "Basic",
+        "Basic ",
+        "Digest ,,,,",
+        "Negotiate abc",
+        "Basic =",
+      ]);
+    case 1: // Basic: no colon, invalid UTF-8, NULs, overlong
+      return `Basic ${
+        rng.pick([
+          b64(bytes("alice")),
+          b64(Uint8Array.of(0x61, 0x3a, 0xc3, 0x28, 0xff)),
+          b64(Uint8Array.of(0, 0x3a, 0)),
+          b64(rng.bytes(rng.range(1, 64))),
+          "!!!!",
+          "YWxpY2U6".repeat(rng.range(500, 2000)),
+        ])
+      }`;
+    case 2: // a parameter repeated many times
+      return `Digest ${
+        Array.from({ length: rng.range(50, 400) }, () => 'username="alice"').join(", ")
+      }`;
+    case 3: // unterminated and escaped quotes
+      return rng.pick([
+        `Digest username="alice, realm="${AUTH_REALM}", nonce="${nonce}`,
+        `Digest username="al\\"ice", realm="${AUTH_REALM}", nonce="${nonce}", uri="/", response="0"`,
+        `Digest username="alice\\", realm="${AUTH_REALM}"`,
+        'Digest username=""""""',
+      ]);
+    case 4: // an overlong nonce or response
+      return `Digest username="alice", realm="${AUTH_REALM}", nonce="${
+        "A".repeat(rng.range(100, 8000))
+      }", uri="/", response="${"0".repeat(rng.range(1, 300))}"`;
+    case 5: // a nonce of the right shape that this server did not make
+      return digestValue({
+        method: "DESCRIBE",
+        uri: "/",
+        nonce: b64(rng.bytes(24)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+        algorithm: rng.chance(0.5) ? "MD5" : "SHA-256",
+        qop: rng.chance(0.5),
+      });
+    case 6: // unknown algorithms and qops, odd nc
+      return `Digest username="alice", realm="${AUTH_REALM}", nonce="${nonce}", uri="/", ` +
+        `response="${"a".repeat(64)}", algorithm=${
+          rng.pick(["MD5-sess", "SHA-256-sess", "SHA-512-256", "md5", "sha-256", '""', "ROT13"])
+        }, qop=${rng.pick(["auth-int", "auth", '"auth,auth-int"', "", "none"])}, nc=${
+          rng.pick(["zz", "", "1", "ffffffffff", "-1", "00000001"])
+        }, cnonce=${rng.pick(['""', '"x"', "x", ""])}`;
+    case 7: // parameters without values, or values without names
+      return rng.pick(["Digest =,=,=", "Digest a", "Digest a=", 'Digest ="x"', "Digest ,a=b,,c"]);
+    case 8: // random bytes after the scheme
+      return `${rng.pick(["Digest", "Basic"])} ${
+        String.fromCharCode(...rng.bytes(rng.range(1, 200)))
+      }`;
+    case 9: // the response of another request
+      return digestValue({
+        method: rng.pick(["OPTIONS", "TEARDOWN", "describe"]),
+        uri: rng.pick(["*", "rtsp://127.0.0.1/other.mjpeg", "/video.mjpeg"]),
+        nonce,
+        algorithm: rng.chance(0.5) ? "MD5" : "SHA-256",
+        qop: rng.chance(0.5),
+      });
+    case 10: // a huge header
+      return `Digest username="${"a".repeat(rng.range(10_000, 17_000))}"`;
+    default: // a realm or user name of odd characters
+      return digestValue({
+        method: "DESCRIBE",
+        uri: "/",
+        nonce,
+        algorithm: "MD5",
+        qop: false,
+        user: {
+          name: rng.pick(["", ":", "al:ice", "ali\u00e9", "a\u0000b", '"'] as const),
+          password: "x",
+        },
+      });
+  }
+}
+
+/** One seeded case of the auth round. */
+async function runAuthCase(
+  srv: TestServer,
+  sink: number,
+  nonce: string,
+  seed: number,
+  result: RoundResult,
+): Promise<void> {
+  const rng = new Rng(seed);
+  const url = `rtsp://127.0.0.1:${srv.port}/video.mjpeg`;
+  const seeds = authSeeds(srv.port, sink, nonce);
+  const conn = new FuzzConn(await Deno.connect({ hostname: "127.0.0.1", port: srv.port }));
+  const chunking = (data: Uint8Array) =>
+    data.length <= 300 && rng.chance(0.12) ? "bytes" : rng.chance(0.2) ? "split" : "whole";
+  let requests = 0;
+  let label = "";
+  try {
+    const kind = rng.int(100);
+    if (kind < 25) { // a session set up with credentials, then (mutated) requests naming it
+      label = "stateful";
+      const setup = rtsp("SETUP", `${url}/trackID=0`, [
+        "CSeq: 2",
+        rng.chance(0.5)
+          ? `Transport: RTP/AVP;unicast;client_port=${sink}-${sink + 1}`
+          : "Transport: RTP/AVP/TCP;unicast;interleaved=0-1",
+        `Authorization: ${
+          digestValue({
+            method: "SETUP",
+            uri: `${url}/trackID=0`,
+            nonce,
+            algorithm: rng.chance(0.5) ? "MD5" : "SHA-256",
+            qop: rng.chance(0.5),
+          })
+        }`,
+      ]);
+      await conn.write(setup, "whole", rng);
+      requests++;
+      await conn.read(300, 1500, (t) => /\r\n\r\n/.test(t));
+      const session = /Session: *([^\r\n;]+)/.exec(conn.text())?.[1];
+      if (session !== undefined) {
+        const next = authFollowUps(url, session, nonce, sink);
+        for (let i = rng.range(1, 4); i > 0; i--) {
+          let request = rng.pick(next);
+          if (rng.chance(0.5)) request = mutate(rng, request, next, AUTH_TOKENS);
+          await conn.write(request, chunking(request), rng);
+          requests++;
+          if (rng.chance(0.5)) await conn.read(40, 400);
+        }
+      }
+    } else if (kind < 55) {
+      label = "mutated";
+      const request = mutate(rng, rng.pick(seeds), seeds, AUTH_TOKENS);
+      await conn.write(request, chunking(request), rng);
+      requests++;
+    } else if (kind < 85) {
+      label = "hostile Authorization";
+      const headers = ["CSeq: 1", `Authorization: ${hostileAuthValue(rng, nonce)}`];
+      if (rng.chance(0.15)) headers.push(`Authorization: ${hostileAuthValue(rng, nonce)}`);
+      const request = raw(
+        `${rng.pick(["DESCRIBE", "SETUP", "PLAY", "OPTIONS"])} ${url} RTSP/1.0\r\n${
+          headers.map((h) => `${h}\r\n`).join("")
+        }${rng.chance(0.3) ? "Session: 12345678\r\n" : ""}\r\n`,
+      );
+      await conn.write(request, chunking(request), rng);
+      requests++;
+    } else if (kind < 92) {
+      label = "brute force";
+      const tries = rng.range(8, 14);
+      const data = concat(
+        ...Array.from({ length: tries }, (_, i) =>
+          rtsp("DESCRIBE", url, [
+            `CSeq: ${i + 1}`,
+            `Authorization: ${
+              rng.chance(0.5) ? basicValue("alice", `guess${i}`) : digestValue({
+                method: "DESCRIBE",
+                uri: url,
+                nonce,
+                algorithm: "MD5",
+                qop: false,
+                user: { name: "alice", password: `guess${i}` },
+              })
+            }`,
+          ])),
+      );
+      await conn.write(data, chunking(data), rng);
+      requests += tries;
+    } else {
+      label = "seed";
+      const request = rng.pick(seeds);
+      await conn.write(request, chunking(request), rng);
+      requests++;
+    }
+    await conn.read();
+  } finally {
+    await conn.close();
+  }
+  result.cases++;
+  result.requests += requests;
+  for (const status of statusesIn(conn.text())) {
+    result.statuses.set(status, (result.statuses.get(status) ?? 0) + 1);
+    if (status !== 401 && !DOCUMENTED.has(status) && result.odd.length < 20) {
+      result.odd.push(`${status} in auth case seed ${seed} (${label})`);
+    }
+  }
+}
+
+/** The challenge of a first DESCRIBE on a new connection: its nonce and algorithms. */
+async function authChallenge(srv: TestServer): Promise<{ nonce: string; algorithms: string[] }> {
+  await using conn = await RawConn.connect(srv.port);
+  const reply = await conn.request(
+    `DESCRIBE rtsp://127.0.0.1:${srv.port}/video.mjpeg RTSP/1.0\r\nCSeq: 1\r\n\r\n`,
+  );
+  assert.match(reply, /^RTSP\/1\.0 401 /, reply);
+  const nonce = /nonce="([^"]+)"/.exec(reply)?.[1];
+  assert.ok(nonce, reply);
+  return { nonce, algorithms: [...reply.matchAll(/algorithm=([^,\s]+)/g)].map((m) => m[1]) };
+}
+
+Deno.test("fuzz: with users, the auth gate survives junk and mutated credentials, and stays whole", async () => {
+  await using srv = await startServer({
+    fps: 100,
+    maxConnections: MAX_CONNECTIONS,
+    users: [
+      AUTH_USERS[0],
+      {
+        name: AUTH_USERS[1].name,
+        ha1: { MD5: ha1Of("MD5", AUTH_USERS[1].name, AUTH_USERS[1].password) },
+      },
+    ],
+    allowBasic: true,
+    nonceLifetime: 600,
+  });
+  const sink = discardPair();
+  try {
+    const started = performance.now();
+    const { nonce } = await authChallenge(srv);
+    const result: RoundResult = { cases: 0, requests: 0, statuses: new Map(), odd: [] };
+    const count = 1000;
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        const seed = (BASE_SEED ^ (3 * 0x10000 + i * 2654435761)) >>> 0;
+        await runAuthCase(srv, sink.port, nonce, seed, result);
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, worker));
+    await waitUntil(() => srv.server.sessions.size === 0, 3000);
+    const c = srv.server.counters;
+    console.log(
+      `fuzz_server (users): ${result.cases} connections, ${result.requests} requests in ${
+        ((performance.now() - started) / 1000).toFixed(1)
+      } s (seed 0x${BASE_SEED.toString(16)}); statuses ${
+        JSON.stringify(Object.fromEntries([...result.statuses].sort((a, b) => a[0] - b[0])))
+      }; server counted ${c.requests} requests, ${c.badRequests} bad, ${c.sessionsCreated} sessions`,
+    );
+
+    assert.deepEqual(result.odd, [], "every status is one the server documents, or 401");
+    assert.equal(result.statuses.get(500), undefined, "no 500 (an unexpected exception)");
+    assert.ok(
+      (result.statuses.get(200) ?? 0) > 100 && (result.statuses.get(401) ?? 0) > 300,
+      "the fuzz got past the gate and was stopped by it",
+    );
+    assert.ok((result.statuses.get(454) ?? 0) > 0, "a session's requests reached their checks");
+    assert.ok(c.sessionsCreated > 50, "sessions were set up with credentials");
+    const internal = srv.logs.filter((l) =>
+      /connection error: (TypeError|RangeError|ReferenceError|SyntaxError)/.test(l)
+    );
+    assert.deepEqual(internal, [], "no internal exception ended a connection");
+    assert.ok(
+      srv.logs.some((l) => /closed after 10 failed authentications/.test(l)),
+      "brute force met the failure limit",
+    );
+    const log = srv.logText();
+    for (const secret of AUTH_SECRETS) {
+      assert.ok(!log.includes(secret), `the log holds a secret (${secret.slice(0, 3)}…)`);
+    }
+    assert.equal(srv.server.sessions.size, 0, "every session ended with its connection");
+
+    // Still guarding: OPTIONS is free, DESCRIBE without credentials is 401 with both challenges.
+    const fresh = await authChallenge(srv);
+    assert.deepEqual(fresh.algorithms, ["SHA-256", "MD5"]);
+    // Still serving a whole Digest session: SETUP, PLAY (RTP flows), TEARDOWN.
+    await using conn = await RawConn.connect(srv.port);
+    const url = srv.url("video.mjpeg");
+    const options = await conn.request("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n");
+    assert.match(options, /^RTSP\/1\.0 200 OK\r\n/);
+    const auth = (method: string, uri: string, nc: number) =>
+      `Authorization: ${
+        digestValue({ method, uri, nonce: fresh.nonce, algorithm: "SHA-256", qop: true, nc })
+      }`;
+    const setup = await conn.request(
+      rtspText("SETUP", `${url}/trackID=0`, [
+        "CSeq: 2",
+        `Transport: RTP/AVP;unicast;client_port=${sink.port}-${sink.port + 1}`,
+        auth("SETUP", `${url}/trackID=0`, 1),
+      ]),
+    );
+    assert.match(setup, /^RTSP\/1\.0 200 OK\r\n/, setup);
+    const session = /Session: (\d+)/.exec(setup)![1];
+    const before = sink.received;
+    const play = await conn.request(
+      rtspText("PLAY", url, ["CSeq: 3", `Session: ${session}`, auth("PLAY", url, 2)]),
+    );
+    assert.match(play, /^RTSP\/1\.0 200 OK\r\n/, play);
+    assert.ok(await waitUntil(() => sink.received >= before + 5, 3000), "RTP flows after PLAY");
+    const teardown = await conn.request(
+      rtspText("TEARDOWN", url, ["CSeq: 4", `Session: ${session}`, auth("TEARDOWN", url, 3)]),
+    );
+    assert.match(teardown, /^RTSP\/1\.0 200 OK\r\n/, teardown);
+    await conn.close();
+    assert.equal(srv.server.sessions.size, 0);
+
+    // No connection was left behind: all MAX_CONNECTIONS places are free again.
+    let served = 0;
+    for (let attempt = 0; attempt < 5 && served < MAX_CONNECTIONS; attempt++) {
+      await sleep(100);
+      const conns = await Promise.all(
+        Array.from({ length: MAX_CONNECTIONS }, () => RawConn.connect(srv.port)),
+      );
+      try {
+        const replies = await Promise.all(
+          conns.map((f, i) => f.request(`OPTIONS * RTSP/1.0\r\nCSeq: ${i + 1}\r\n\r\n`)),
+        );
+        served = replies.filter((r) => r.startsWith("RTSP/1.0 200 ")).length;
+      } finally {
+        await Promise.all(conns.map((f) => f.close()));
+      }
+    }
+    assert.equal(
+      served,
+      MAX_CONNECTIONS,
+      "every one of maxConnections fresh connections is served",
+    );
+
     const closing = srv.server.close();
     assert.notEqual(await race(closing, 5000), "timeout", "close() returned within 5 s");
   } finally {

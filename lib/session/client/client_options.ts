@@ -10,6 +10,7 @@ import type { Clock } from "../../net/clock.ts";
 import type { Dialect } from "../../wire/dialect.ts";
 import { OptionError } from "../../wire/errors.ts";
 import type { ReceptionSummary } from "./reception_stats.ts";
+import { isRtspsUrl, parseClientUrl, redactUrl } from "./client_url.ts";
 
 /** The dialect to speak; `auto` tries standard RTSP and falls back to the lab's. */
 export type ClientDialect = Dialect | "auto";
@@ -28,10 +29,14 @@ export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ["udp", "tcp"];
  * {@linkcode StreamClientOptions}, and the receive limits a plain
  * `rtsp-client` run uses (`endAfterSec`, `firstPacketTimeoutSec`; the
  * library's `receive()` applies a limit only when it is given).
+ * `transport` is the default over plain TCP; over TLS (an `rtsps://`
+ * resource) it is `tlsTransport`, the only one TLS takes.
  */
 export const CLIENT_DEFAULTS = {
   dialect: "auto" as ClientDialect,
   transport: "udp" as ClientTransport,
+  tlsTransport: "tcp" as ClientTransport,
+  allowBasic: false,
   rtpPort: 0,
   receiveTimeoutMs: 500,
   replyTimeoutMs: 5000,
@@ -52,15 +57,39 @@ export interface StreamClientOptions {
    * 0 to 65534; 0 picks free ones. @default {0}
    */
   rtpPort?: number;
-  /** The stream: a file name such as `video.mjpeg`, or an `rtsp://` URL. */
+  /**
+   * The stream: a file name such as `video.mjpeg`, or an `rtsp://` or
+   * `rtsps://` URL. `rtsps://` is RTSP over TLS. A URL's userinfo
+   * (`rtsp://name:pa%40ss@host/cam`, percent-decoded) gives `username` and
+   * `password` when those are not given; requests never carry it.
+   */
   resource: string;
   /** The dialect to speak; `auto` asks with OPTIONS. @default {"auto"} */
   dialect?: ClientDialect;
   /**
    * How standard RTSP carries RTP: UDP, or interleaved on the RTSP
-   * connection (not in the lab dialect). @default {"udp"}
+   * connection (not in the lab dialect). Over TLS only `tcp`: media goes
+   * inside the encrypted connection. @default {"udp", or "tcp" over TLS}
    */
   transport?: ClientTransport;
+  /**
+   * User name for a server that asks for credentials (401): Digest
+   * (RFC 7616; SHA-256, else MD5) or Basic (RFC 7617). @default {the resource URL's}
+   */
+  username?: string;
+  /** Password that goes with `username`; it is never shown. @default {the resource URL's} */
+  password?: string;
+  /**
+   * Answer a Basic challenge over plain TCP, which sends the password
+   * readable to anyone on the path (over TLS Basic is always allowed).
+   * @default {false}
+   */
+  allowBasic?: boolean;
+  /**
+   * Certificates (PEM) trusted over TLS in addition to the system's roots,
+   * e.g. a server's self-signed certificate or its private CA.
+   */
+  caCerts?: string[];
   /** Directory for `frame_NNNNNN.jpg` files; frames are not written when absent. */
   outDir?: string;
   /** Also record complete frames into this lab MJPEG file. */
@@ -79,10 +108,22 @@ export interface StreamClientOptions {
   clock?: Clock;
 }
 
-/** Options with every default filled in. */
+/** Options with every default filled in, and whether the connection is TLS. */
 export type ResolvedClientOptions =
-  & Required<Omit<StreamClientOptions, "outDir" | "mjpegFile" | "onProgress" | "clock">>
-  & Pick<StreamClientOptions, "outDir" | "mjpegFile" | "onProgress" | "clock">;
+  & Required<
+    Omit<
+      StreamClientOptions,
+      "outDir" | "mjpegFile" | "onProgress" | "clock" | "username" | "password" | "caCerts"
+    >
+  >
+  & Pick<
+    StreamClientOptions,
+    "outDir" | "mjpegFile" | "onProgress" | "clock" | "username" | "password" | "caCerts"
+  >
+  & {
+    /** RTSP over TLS: the resource is an `rtsps://` URL. */
+    tls: boolean;
+  };
 
 /** When `StreamClient.receive` stops; each limit applies only when given. */
 export interface ReceiveLimits {
@@ -127,6 +168,15 @@ export class ClientOptionError extends OptionError {
 
 type Rule = [check: (value: unknown) => boolean, rule: string];
 
+/** A user name: no ":" (Basic's separator, RFC 7617 §2) and no control character (CR, LF, ...). */
+function isUserName(name: string): boolean {
+  for (const char of name) {
+    const code = char.codePointAt(0)!;
+    if (char === ":" || code < 0x20 || code === 0x7f) return false;
+  }
+  return true;
+}
+
 const positive = (v: unknown) => typeof v === "number" && v > 0 && Number.isFinite(v);
 const text = (v: unknown) => typeof v === "string" && v !== "";
 const ABOVE_0: Rule = [positive, "a number above 0"];
@@ -141,11 +191,20 @@ const OPEN_RULES: Record<string, Rule> = {
     (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65534,
     "a port number from 0 to 65534",
   ],
-  resource: [text, "a file name or an rtsp:// URL"],
+  resource: [text, "a file name or an rtsp:// or rtsps:// URL"],
   dialect: [(v) => CLIENT_DIALECTS.includes(v as ClientDialect), CLIENT_DIALECTS.join(", ")],
   transport: [
     (v) => CLIENT_TRANSPORTS.includes(v as ClientTransport),
     CLIENT_TRANSPORTS.join(" or "),
+  ],
+  username: [
+    (v) => v === undefined || (typeof v === "string" && isUserName(v)),
+    'a name without ":" or control characters',
+  ],
+  allowBasic: [(v) => typeof v === "boolean", "true or false"],
+  caCerts: [
+    (v) => v === undefined || (Array.isArray(v) && v.every((c) => text(c))),
+    "a list of PEM certificates",
   ],
   outDir: [(v) => v === undefined || text(v), "a directory"],
   mjpegFile: [(v) => v === undefined || text(v), "a file name"],
@@ -183,17 +242,38 @@ function check(rules: Record<string, Rule>, values: Record<string, unknown>): vo
  */
 export function resolveClientOptions(options: StreamClientOptions): ResolvedClientOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const tls = typeof options.resource === "string" && isRtspsUrl(options.resource);
   const resolved = {
     dialect: CLIENT_DEFAULTS.dialect,
-    transport: CLIENT_DEFAULTS.transport,
+    transport: tls ? CLIENT_DEFAULTS.tlsTransport : CLIENT_DEFAULTS.transport,
+    allowBasic: CLIENT_DEFAULTS.allowBasic,
     rtpPort: CLIENT_DEFAULTS.rtpPort,
     receiveTimeoutMs: CLIENT_DEFAULTS.receiveTimeoutMs,
     replyTimeoutMs: CLIENT_DEFAULTS.replyTimeoutMs,
     autoTimeoutMs: CLIENT_DEFAULTS.autoTimeoutMs,
     rtcpIntervalSec: CLIENT_DEFAULTS.rtcpIntervalSec,
     ...given,
+    tls,
   } as ResolvedClientOptions;
   check(OPEN_RULES, resolved as unknown as Record<string, unknown>);
+  if (tls) {
+    if (resolved.transport !== "tcp") {
+      throw new ClientOptionError(
+        "transport",
+        resolved.transport,
+        "tcp over TLS (rtsps://), where media goes interleaved inside the encrypted connection",
+      );
+    }
+    if (resolved.dialect === "lab") {
+      throw new ClientOptionError("dialect", "lab", "auto or rtsp over TLS (rtsps://)");
+    }
+  } else if (resolved.caCerts !== undefined) {
+    throw new ClientOptionError(
+      "caCerts",
+      `${resolved.caCerts.length} certificate(s)`,
+      "left out without TLS (an rtsps:// resource)",
+    );
+  }
   if (resolved.transport === "tcp" && resolved.dialect === "lab") {
     throw new ClientOptionError(
       "transport",
@@ -201,7 +281,41 @@ export function resolveClientOptions(options: StreamClientOptions): ResolvedClie
       "udp in the lab dialect, which carries RTP over UDP only",
     );
   }
+  resolveCredentials(resolved);
   return resolved;
+}
+
+/**
+ * Credentials: the options given, else the resource URL's userinfo. A
+ * password is never shown: its errors show `***`.
+ */
+function resolveCredentials(resolved: ResolvedClientOptions): void {
+  if (/^rtsps?:\/\//i.test(resolved.resource)) {
+    let url;
+    try {
+      url = parseClientUrl(resolved.resource);
+    } catch {
+      // The error shows the URL without its password.
+      throw new ClientOptionError(
+        "resource",
+        redactUrl(resolved.resource),
+        "an rtsp:// or rtsps:// URL with a host, a port from 1 to 65535 and good percent-encoding",
+      );
+    }
+    if (resolved.username === undefined && resolved.password === undefined) {
+      resolved.username = url.username;
+      resolved.password = url.password;
+    }
+  }
+  check({ username: OPEN_RULES.username }, resolved as unknown as Record<string, unknown>);
+  if (resolved.password !== undefined) {
+    if (typeof resolved.password !== "string") {
+      throw new ClientOptionError("password", "***", "a string");
+    }
+    if (resolved.username === undefined) {
+      throw new ClientOptionError("password", "***", "given with a username");
+    }
+  }
 }
 
 /**

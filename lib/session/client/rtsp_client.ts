@@ -1,7 +1,9 @@
 /**
- * The client's RTSP control connection: CSeq from 1, up by one per request;
- * the Session id from the SETUP reply on every later request; replies
- * matched to requests by CSeq, each with a timeout.
+ * The client's RTSP control connection, over TCP or TLS (`rtsps://`): CSeq
+ * from 1, up by one per request; the Session id from the SETUP reply on
+ * every later request; replies matched to requests by CSeq, each with a
+ * timeout. A 401 is answered once with credentials (Digest or Basic, see
+ * `client_auth.ts`), and every later request carries them from the start.
  *
  * @module
  */
@@ -16,6 +18,7 @@ import { parseSession } from "../../wire/session_header.ts";
 import { type Clock, realClock, withTimeout } from "../../net/clock.ts";
 import { RtspConnection } from "../../net/rtsp_connection.ts";
 import type { Dialect } from "../../wire/dialect.ts";
+import type { ClientAuthenticator } from "./client_auth.ts";
 
 /** A failed exchange with the server, with a one-line message. */
 export class RtspClientError extends Error {
@@ -40,6 +43,19 @@ export interface RtspClientOptions {
   idleFlushMs?: number;
   /** Receives interleaved frames, if any arrive. */
   onInterleaved?(frame: InterleavedFrame): void;
+  /**
+   * Connect over TLS (RTSP over TLS, `rtsps://`): the server's certificate
+   * must verify for `hostname`, against the system's roots and `caCerts`.
+   * @default {false}
+   */
+  tls?: boolean;
+  /** Certificates (PEM) trusted over TLS in addition to the system's roots. */
+  caCerts?: string[];
+  /**
+   * Answers a 401: without it a 401 is an error that says credentials are
+   * needed.
+   */
+  auth?: ClientAuthenticator;
   /** The clock timeouts are measured on. @default {realClock} */
   clock?: Clock;
 }
@@ -76,15 +92,18 @@ export class RtspClient {
   }
 
   /**
-   * Open a TCP connection to the server.
+   * Open a TCP connection to the server; with `tls`, complete the TLS
+   * handshake too, within the reply timeout.
    *
-   * @throws {RtspClientError} when the server cannot be reached.
+   * @throws {RtspClientError} when the server cannot be reached, its
+   * certificate does not verify, or it does not complete a TLS handshake.
    */
   static async connect(
     hostname: string,
     port: number,
     options: RtspClientOptions = {},
   ): Promise<RtspClient> {
+    if (options.tls) return new RtspClient(await connectTls(hostname, port, options), options);
     try {
       const conn = await Deno.connect({ hostname, port, transport: "tcp" });
       return new RtspClient(conn, options);
@@ -143,10 +162,16 @@ export class RtspClient {
    * Send a request and wait for its reply.
    *
    * CSeq is stamped; Session is added once known (and not for SETUP or
-   * OPTIONS in the lab dialect, which never carries it there).
+   * OPTIONS in the lab dialect, which never carries it there); so is
+   * Authorization once a 401 chose a challenge. A 401 is answered once: the
+   * request is sent again (with the next CSeq) with credentials, or with the
+   * new nonce when the server said `stale=true`.
    *
    * @throws {RtspClientError} on no reply, a closed connection, a reply with
-   * the wrong CSeq, or a Session that changes.
+   * the wrong CSeq, or a Session that changes; with status 401 when the
+   * server wants credentials and none were given, when it offers no scheme
+   * that can be answered, or when it refuses them
+   * (`401 Unauthorized: wrong name or password for URI`).
    */
   request(
     method: string,
@@ -159,10 +184,42 @@ export class RtspClient {
     return result;
   }
 
+  /** One request, and once more with credentials after a 401 that asks for them. */
   async #exchange(
     method: string,
     uri: string,
     headers: Record<string, string>,
+    options: { timeoutMs?: number },
+  ): Promise<RtspResponse> {
+    const auth = this.#options.auth;
+    const first = auth?.authorization(method, uri);
+    const reply = await this.#send(method, uri, headers, first, options);
+    if (reply.status !== 401) return reply;
+    const unauthorized = (why: string) => new RtspClientError(`401 Unauthorized: ${why}`, 401);
+    if (auth === undefined) {
+      throw unauthorized(
+        `${uri} needs a name and password (in the URL, rtsp://name:password@host/…, or --user)`,
+      );
+    }
+    const wrong = unauthorized(`wrong name or password for ${uri}`);
+    const result = auth.challenge(reply.headers.getAll("www-authenticate"));
+    if (!result.usable) throw unauthorized(`cannot answer for ${uri}: ${result.reason}`);
+    // Credentials refused on the nonce they were made for, without stale=true, are wrong
+    // (RFC 7616 §3.3); a new nonce, or stale=true, gets one more try.
+    if (first !== undefined && !result.stale && !result.renewed) throw wrong;
+    const second = await this.#send(method, uri, headers, auth.authorization(method, uri), options);
+    if (second.status === 401) {
+      auth.challenge(second.headers.getAll("www-authenticate"));
+      throw wrong;
+    }
+    return second;
+  }
+
+  async #send(
+    method: string,
+    uri: string,
+    headers: Record<string, string>,
+    authorization: string | undefined,
     options: { timeoutMs?: number },
   ): Promise<RtspResponse> {
     const cseq = ++this.#cseq;
@@ -170,6 +227,7 @@ export class RtspClient {
     const all: Record<string, string> = { CSeq: String(cseq) };
     if (this.session !== undefined && method !== "SETUP") all.Session = this.session;
     Object.assign(all, headers);
+    if (authorization !== undefined) all.Authorization = authorization;
     if (this.dialect === "rtsp") all["User-Agent"] ??= "deno-rtsp-lab/0.1";
     const request = createRequest(method, uri, all);
     await this.#rtsp.write(serializeRequest(request, { dialect: this.dialect })).catch((e) => {
@@ -215,9 +273,80 @@ export class RtspClient {
     this.#rtsp.write(serializeInterleaved(channel, data)).catch(() => {});
   }
 
+  /** Whether the connection is TLS. */
+  get tls(): boolean {
+    return this.#options.tls ?? false;
+  }
+
   /** Close the connection and wait for the reader to finish. */
   async close(): Promise<void> {
     this.#rtsp.close();
     await this.#reader;
   }
+}
+
+/**
+ * A TLS connection whose handshake completed within the reply timeout: a
+ * certificate that does not verify, or a server that does not speak TLS, is
+ * an error now rather than a hang at the first request.
+ */
+async function connectTls(
+  hostname: string,
+  port: number,
+  options: RtspClientOptions,
+): Promise<Deno.TlsConn> {
+  const where = `RTSP server ${hostname}:${port} over TLS`;
+  let conn: Deno.TlsConn;
+  try {
+    // TCP first, then TLS on it: a Deno.TlsConn has no setNoDelay, and small
+    // requests and RTCP reports should not wait for Nagle's algorithm.
+    const tcp = await Deno.connect({ hostname, port, transport: "tcp" });
+    tcp.setNoDelay(true);
+    conn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts }).catch((error) => {
+      try {
+        tcp.close();
+      } catch { /* startTls took it */ }
+      throw error;
+    });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new RtspClientError(`Cannot connect to ${where}: ${why}`);
+  }
+  const timeoutMs = options.replyTimeoutMs ?? 5000;
+  let done;
+  try {
+    done = await withTimeout(conn.handshake(), timeoutMs, options.clock ?? realClock);
+  } catch (error) {
+    conn.close();
+    throw new RtspClientError(`Cannot connect to ${where}: ${tlsProblem(error)}`);
+  }
+  if (done === undefined) {
+    conn.close();
+    throw new RtspClientError(
+      `Cannot connect to ${where}: no TLS handshake within ${timeoutMs / 1000} s ` +
+        `(is it a TLS server?)`,
+    );
+  }
+  return conn;
+}
+
+/** A failed handshake in words, with a hint for the usual causes. */
+function tlsProblem(error: unknown): string {
+  const why = error instanceof Error ? error.message : String(error);
+  if (/CaUsedAsEndEntity/.test(why)) {
+    return `the server's certificate is a CA certificate (basicConstraints CA:TRUE), ` +
+      `which TLS does not accept as a server's own (${why})`;
+  }
+  if (/invalid peer certificate|certificate/i.test(why)) {
+    return `the server's certificate does not verify (${why}); ` +
+      `trust a self-signed certificate or a private CA with --ca FILE`;
+  }
+  if (/corrupt message|InvalidContentType|invalid content type|record/i.test(why)) {
+    return `the server does not speak TLS (${why})`;
+  }
+  if (/end of file|eof|reset|broken pipe/i.test(why)) {
+    return `the server closed the connection during the TLS handshake (${why}); ` +
+      `is it a TLS server?`;
+  }
+  return why;
 }

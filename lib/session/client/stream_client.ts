@@ -33,6 +33,8 @@ import {
   type StreamClientOptions,
 } from "./client_options.ts";
 import { type Dialect, labTransport } from "../../wire/dialect.ts";
+import { ClientAuthenticator } from "./client_auth.ts";
+import { displayUrl, isRtspUrl, parseClientUrl } from "./client_url.ts";
 
 export type { PlayInfo } from "./play_reply.ts";
 export type { ReceiveEnd } from "./receive_loop.ts";
@@ -139,10 +141,17 @@ export class StreamClient {
       : RtpReceiver.bind(options.rtpPort, { rtcp: dialect !== "lab", clock: options.clock });
     let client: StreamClient | undefined;
     try {
+      const auth = options.username === undefined ? undefined : new ClientAuthenticator(
+        { username: options.username, password: options.password ?? "" },
+        { secure: options.tls, allowBasic: options.allowBasic },
+      );
       const rtsp = await RtspClient.connect(options.host, options.port, {
         dialect: dialect === "lab" ? "lab" : "rtsp",
         replyTimeoutMs: options.replyTimeoutMs,
         clock: options.clock,
+        tls: options.tls,
+        caCerts: options.caCerts,
+        auth,
         onInterleaved: (frame) => {
           if (client) client.#onInterleaved(frame.channel, frame.data);
         },
@@ -167,12 +176,29 @@ export class StreamClient {
     return this.rtsp.dialect;
   }
 
-  /** The request URL: the lab's bare name, or `rtsp://host:port/name`. */
+  /**
+   * The request URL: the lab's bare name, or `rtsp://host:port/name`; a URL
+   * resource as given, without its userinfo (which never goes on the wire).
+   */
   get uri(): string {
     const { resource, host, port } = this.#options;
-    if (this.dialect === "lab" || /^rtsp:\/\//i.test(resource)) return resource;
+    if (isRtspUrl(resource)) return parseClientUrl(resource).uri;
+    if (this.dialect === "lab") return resource;
     const hostPart = host.includes(":") ? `[${host}]` : host;
     return `rtsp://${hostPart}:${port}/${resource.replace(/^\/+/, "")}`;
+  }
+
+  /**
+   * The request URL as it may be shown: with the user name, when there is
+   * one, and never a password (`rtsp://name@host:8554/cam`).
+   */
+  get displayUri(): string {
+    return displayUrl(this.uri, this.#options.username);
+  }
+
+  /** Whether the RTSP connection is TLS (`rtsps://`). */
+  get tls(): boolean {
+    return this.#options.tls;
   }
 
   /** Standard RTSP answers OPTIONS; the lab's server says nothing, so speak its dialect. */

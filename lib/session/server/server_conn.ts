@@ -34,6 +34,11 @@ const MAX_INTERLEAVED_BACKLOG = 64;
 
 const CSEQ = /^\d{1,10}$/;
 
+/** Whether `error` is only the client having gone (a reply written after it closed). */
+function closedByPeer(error: unknown): boolean {
+  return error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset;
+}
+
 /** Failed authentications after which a connection is closed. */
 export const MAX_AUTH_FAILURES = 10;
 
@@ -42,7 +47,8 @@ export const MAX_AUTH_FAILURES = 10;
  * which a request line or a parse error may hold.
  */
 function loggable(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^@/"]*@/gi, "$1");
+  // Up to the last "@" before the path: a password may hold a raw "@" or '"'.
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/\r\n]*@/gi, "$1");
 }
 
 /**
@@ -153,7 +159,7 @@ export class ServerConn implements RequestConnection {
         counters.badRequests++;
         log(`${this.peer} - - session=- ${error.status} (${loggable(error.message)})`);
         await this.rtsp.write(serializeResponse(createResponse(error.status))).catch(() => {});
-      } else if (!this.rtsp.closed) {
+      } else if (!this.rtsp.closed && !closedByPeer(error)) {
         log(`${this.peer} connection error: ${error}`);
       }
     } finally {
