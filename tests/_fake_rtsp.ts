@@ -1,5 +1,5 @@
 /**
- * Test helpers for the client's authentication and TLS tests (not a test
+ * Test helpers for the client tests: a scripted fake server (not a test
  * file itself):
  *
  * - {@linkcode fakeRtspServer}: an RTSP "server" on 127.0.0.1, plain or TLS,

@@ -20,13 +20,13 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { fakeRtspServer, type FakeScript } from "./_fake_rtsp.ts";
 import { createResponse, type RtspRequest, serializeResponse } from "../lib/wire/rtsp_message.ts";
 import { parseRtcpPackets } from "../lib/wire/rtcp_packet.ts";
 import { readLabFrames } from "../lib/wire/lab_mjpeg.ts";
 import { RtspClientError } from "../lib/session/client/rtsp_client.ts";
 import { serializeJpegSdp } from "../lib/wire/sdp.ts";
 import { StreamClient } from "../lib/session/client/stream_client.ts";
-import { RtspConnection } from "../lib/net/rtsp_connection.ts";
 import {
   labFile,
   labParseReply,
@@ -205,55 +205,6 @@ Deno.test("faults: the server's process is killed mid-stream; receive ends on si
 // ---------------------------------------------------------------------------
 // Client: a scripted fake server
 
-/** What the fake server does with request number `n` (0-based): bytes to send, nothing, or close. */
-type Script = (request: RtspRequest, n: number) => Uint8Array | "silence" | "close";
-
-/** An RTSP "server" on 127.0.0.1 that answers by script. */
-function fakeServer(script: Script): { port: number; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
-  const conns = new Set<RtspConnection>();
-  const tasks = new Set<Promise<void>>();
-  const serve = async (rtsp: RtspConnection) => {
-    let n = 0;
-    try {
-      for await (const item of rtsp.items()) {
-        if (item.kind !== "request") continue;
-        const action = script(item, n++);
-        if (action === "close") break;
-        if (action !== "silence") await rtsp.write(action);
-      }
-    } catch {
-      // the client went away
-    } finally {
-      rtsp.close();
-      conns.delete(rtsp);
-    }
-  };
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      const rtsp = new RtspConnection(conn);
-      conns.add(rtsp);
-      const task = serve(rtsp).finally(() => tasks.delete(task));
-      tasks.add(task);
-    }
-  })();
-  return {
-    port: listener.addr.port,
-    async close() {
-      listener.close();
-      await accepting;
-      for (const c of conns) c.close();
-      await Promise.all(tasks);
-    },
-  };
-}
-
 const SDP = serializeJpegSdp({
   sessionId: "1",
   origin: "127.0.0.1",
@@ -273,7 +224,7 @@ function reply(request: RtspRequest, headers: Record<string, string> = {}, body 
 }
 
 /** DESCRIBE, SETUP and PLAY answered properly unless `at` says otherwise. */
-function standardScript(at: Partial<Record<string, Script>>): Script {
+function standardScript(at: Partial<Record<string, FakeScript>>): FakeScript {
   return (request, n) => {
     const special = at[request.method];
     if (special) return special(request, n);
@@ -295,7 +246,7 @@ const REPLY_TIMEOUT_MS = 300;
 const FAKE_CASES: {
   name: string;
   dialect: "lab" | "rtsp";
-  script: Script;
+  script: FakeScript;
   /** Which step fails. */
   step: "setup" | "play";
   message: RegExp;
@@ -400,7 +351,7 @@ const FAKE_CASES: {
 
 for (const c of FAKE_CASES) {
   Deno.test(`faults (${c.dialect}): ${c.name} is a clear RtspClientError within the reply timeout`, async () => {
-    const fake = fakeServer(c.script);
+    const fake = fakeRtspServer(c.script);
     let client: StreamClient | undefined;
     try {
       client = await StreamClient.open({

@@ -19,7 +19,11 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { Clock } from "../../net/clock.ts";
-import { type Authorization, parseAuthorization } from "../../wire/authorization_header.ts";
+import {
+  type Authorization,
+  type DigestCredentials,
+  parseAuthorization,
+} from "../../wire/authorization_header.ts";
 import {
   type DigestAlgorithm,
   digestAlgorithm,
@@ -148,7 +152,7 @@ export class ServerAuth {
       return this.#checkBasic(credentials.username, credentials.password, secure);
     }
     if (credentials.scheme === "Digest" && "response" in credentials) {
-      return this.#checkDigest(request, credentials, secure);
+      return this.#checkDigest(request, credentials as DigestCredentials, secure);
     }
     this.#refuse(secure, `the ${credentials.scheme} scheme is not supported`);
   }
@@ -166,22 +170,7 @@ export class ServerAuth {
     return name;
   }
 
-  #checkDigest(
-    request: RtspRequest,
-    credentials: Authorization & { scheme: "Digest"; response: string },
-    secure: boolean,
-  ): string {
-    const c = credentials as {
-      username: string;
-      realm: string;
-      nonce: string;
-      uri: string;
-      response: string;
-      algorithm?: string;
-      qop?: string;
-      nc?: string;
-      cnonce?: string;
-    };
+  #checkDigest(request: RtspRequest, c: DigestCredentials, secure: boolean): string {
     const algorithm = digestAlgorithm(c.algorithm);
     if (!algorithm) this.#refuse(secure, `digest algorithm ${c.algorithm} is not supported`);
     if (c.realm !== this.#options.realm) this.#refuse(secure, "credentials for another realm");
