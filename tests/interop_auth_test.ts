@@ -6,7 +6,7 @@
  *   RTP/UDP and RTSP/TCP interleaved, and `rtsps://…` (TLS, interleaved):
  *   every one of the 200 frames, each decoding to exactly the picture of its
  *   original JPEG (framemd5). A wrong password is a 401 and no frame.
- * - GStreamer's rtspsrc (through `_gst_auth_play.py`, python3-gi) with
+ * - GStreamer's rtspsrc (through `_gst_play.py`, python3-gi) with
  *   `user-id`/`user-pw` plays every frame over RTSP/TCP, and over TLS with
  *   the test CA as its `tls-database` (Gio.TlsFileDatabase): each
  *   depayloaded JPEG codes the same picture as its original, in order. A
@@ -53,8 +53,8 @@ const USER = "alice";
 const PASSWORD = "p@ss:w0rd";
 const REALM = "rtsp-lab";
 const PYTHON = "/usr/bin/python3";
-const GST_PLAY = new URL("./_gst_auth_play.py", import.meta.url).pathname;
-/** The environment variable `_gst_auth_play.py` reads the password from. */
+const GST_PLAY = new URL("./_gst_play.py", import.meta.url).pathname;
+/** The environment variable `_gst_play.py` reads the password from. */
 const PASSWORD_ENV = "RTSP_TEST_PASSWORD";
 const decoder = new TextDecoder();
 /** One character per byte, for what crosses the wire (RTSP text with interleaved binary). */
@@ -371,12 +371,12 @@ async function assertFfmpegPlayed(run: PeerRun): Promise<void> {
   assert.deepEqual(differing, [], `pictures that differ from their originals: ${run.context}`);
 }
 
-/** The password's environment for `_gst_auth_play.py`. */
+/** The password's environment for `_gst_play.py`. */
 function gstEnv(password: string): Record<string, string> {
   return { [PASSWORD_ENV]: password, GST_DEBUG_NO_COLOR: "1" };
 }
 
-/** Run `_gst_auth_play.py` on `url` as alice; returns the run and the JPEGs it saved. */
+/** Run `_gst_play.py` on `url` as alice; returns the run and the JPEGs it saved. */
 async function gstreamer(
   url: string,
   options: { password?: string; caFile?: string; protocols?: "tcp" | "udp" },

@@ -1,11 +1,11 @@
 /**
  * Interop of seeking with real players: ffmpeg (`-ss 5` on an RTSP input,
  * which PAUSEs and PLAYs again with `Range: npt=5.000-`) and GStreamer
- * (rtspsrc, seek_simple to 5 s, by `_gst_seek.py`), each over RTP/UDP and
- * over RTSP/TCP interleaved. What they decode after the seek must be frame
- * 101 of video.mjpeg (5 s at 20 fps) and the frames after it, in order, and
- * the first of them must come within a second of the PLAY that carries the
- * Range.
+ * (rtspsrc, seek_simple to 5 s, by `_gst_play.py --seek-to 5`), each over
+ * RTP/UDP and over RTSP/TCP interleaved. What they decode after the seek
+ * must be frame 101 of video.mjpeg (5 s at 20 fps) and the frames after it,
+ * in order, and the first of them must come within a second of the PLAY that
+ * carries the Range.
  *
  * The players talk to the server through a small TCP proxy that records
  * every request and reply with the time it passed (RTP and RTCP interleaved
@@ -39,7 +39,7 @@ const FIRST_AFTER_SEEK = SEEK_TO * FPS;
 const AFTER = 20;
 /** Debian's python3: `gi` is a Debian package, not in a pyenv or virtualenv python. */
 const PYTHON = "/usr/bin/python3";
-const GST_SEEK = new URL("./_gst_seek.py", import.meta.url).pathname;
+const GST_PLAY = new URL("./_gst_play.py", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 /** A line and the time it was read (performance.now()). */
@@ -359,7 +359,7 @@ async function haveGstreamer(): Promise<boolean> {
   return true;
 }
 
-/** What `_gst_seek.py` prints, one JSON object a line. */
+/** What `_gst_play.py --seek-to` prints, one JSON object a line. */
 type GstEvent =
   | { event: "frame"; phase: "pre" | "post"; n: number; pts: number; stream_time: number }
   | { event: "seek"; ok: boolean }
@@ -373,13 +373,13 @@ async function seekWithGstreamer(protocols: "udp" | "tcp"): Promise<void> {
     const url = `rtsp://127.0.0.1:${proxy.port}/${VIDEO}`;
     const seekAfter = 10;
     const run = await runPlayer(PYTHON, [
-      GST_SEEK,
-      ...["--url", url, "--protocols", protocols, "--out", out],
+      GST_PLAY,
+      ...["--url", url, "--protocols", protocols, "--latency", "100", "--out", out],
       ...["--seek-after", String(seekAfter), "--seek-to", String(SEEK_TO)],
-      ...["--flags", "KEY_UNIT", "--frames", String(AFTER), "--lifetime", "15"],
+      ...["--seek-flags", "KEY_UNIT", "--frames", String(AFTER), "--lifetime", "15"],
     ], 20_000);
     const events = run.lines.map((l) => ({ ...JSON.parse(l.line) as GstEvent, at: l.at }));
-    const context = `_gst_seek.py rtspsrc protocols=${protocols} ${url}: status ${run.code}` +
+    const context = `_gst_play.py rtspsrc protocols=${protocols} ${url}: status ${run.code}` +
       `${run.timedOut ? " (killed after 20 s)" : ""}, ${run.ms} ms\n` +
       `--- requests\n${requestSummary(proxy).join("\n")}\n--- stdout\n${
         tail(run.lines.map((l) => l.line).join("\n"), 12)
