@@ -2,7 +2,9 @@
  * A TCP proxy on 127.0.0.1 for tests that stand between a client and the
  * server (not a test file itself): each connection it accepts is joined to a
  * new one to the upstream port, and the bytes of each direction pass through
- * handlers that may watch or rewrite them.
+ * handlers that may watch or rewrite them. With `tls` it is a TLS relay: it
+ * ends the client's TLS with a test certificate and opens its own TLS
+ * connection upstream, so the handlers see the bytes in the clear.
  *
  * When either side of a connection closes, both are closed. `close()` stops
  * accepting, closes every connection and waits for every pipe, so Deno's
@@ -25,35 +27,40 @@ export interface TcpProxyOptions {
   handlers?: () => ChunkHandlers;
   /** Turn off Nagle's algorithm on both connections, so the proxy adds no delay. @default {false} */
   noDelay?: boolean;
+  /** Speak TLS on both sides: serve `cert` and `key` (PEM), trust `ca` upstream. */
+  tls?: { cert: string; key: string; ca: string };
 }
 
 const asIs = (chunk: Uint8Array) => chunk;
 
 /** A TCP proxy from a port of its own on 127.0.0.1 to `upstreamPort` there. */
 export class TcpProxy implements AsyncDisposable {
-  readonly #listener: Deno.TcpListener;
+  readonly #listener: Deno.Listener;
   readonly #upstreamPort: number;
   readonly #options: TcpProxyOptions;
   readonly #accepting: Promise<void>;
   readonly #pipes = new Set<Promise<void>>();
-  readonly #conns = new Set<Deno.TcpConn>();
+  readonly #conns = new Set<Deno.Conn>();
   #closed = false;
 
   constructor(upstreamPort: number, options: TcpProxyOptions = {}) {
     this.#upstreamPort = upstreamPort;
     this.#options = options;
-    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+    const tls = options.tls;
+    this.#listener = tls
+      ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: tls.cert, key: tls.key })
+      : Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
     this.#accepting = this.#accept();
   }
 
   /** The port clients connect to instead of the upstream one. */
   get port(): number {
-    return this.#listener.addr.port;
+    return (this.#listener.addr as Deno.NetAddr).port;
   }
 
   async #accept(): Promise<void> {
     for (;;) {
-      let client: Deno.TcpConn;
+      let client: Deno.Conn;
       try {
         client = await this.#listener.accept();
       } catch {
@@ -63,16 +70,21 @@ export class TcpProxy implements AsyncDisposable {
         client.close();
         return;
       }
-      let server: Deno.TcpConn;
+      let server: Deno.Conn;
+      const upstream = { hostname: "127.0.0.1", port: this.#upstreamPort };
+      const tls = this.#options.tls;
       try {
-        server = await Deno.connect({ hostname: "127.0.0.1", port: this.#upstreamPort });
+        server = tls
+          ? await Deno.connectTls({ ...upstream, caCerts: [tls.ca] })
+          : await Deno.connect(upstream);
       } catch {
         client.close();
         continue;
       }
       if (this.#options.noDelay) {
-        client.setNoDelay(true);
-        server.setNoDelay(true);
+        for (const conn of [client, server]) {
+          if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+        }
       }
       this.#conns.add(client).add(server);
       const close = () => {
@@ -95,8 +107,8 @@ export class TcpProxy implements AsyncDisposable {
 
   /** Copy `from` to `to`, each chunk through `handle`, until either side fails or closes. */
   async #pump(
-    from: Deno.TcpConn,
-    to: Deno.TcpConn,
+    from: Deno.Conn,
+    to: Deno.Conn,
     handle: (chunk: Uint8Array) => Uint8Array,
   ): Promise<void> {
     const buffer = new Uint8Array(65536);

@@ -617,6 +617,33 @@ async function settledHeap(): Promise<number> {
 const MB = 1024 * 1024;
 const MAX_CONNECTIONS = 40;
 
+/**
+ * The server leaves nothing behind: all MAX_CONNECTIONS places are free
+ * again (a place frees when the server sees the close; a leaked one never
+ * frees, so a few tries do not weaken this), and close() returns promptly (a
+ * connection the server could not end would hold it).
+ */
+async function assertLeftWhole(srv: TestServer): Promise<void> {
+  let served = 0;
+  for (let attempt = 0; attempt < 5 && served < MAX_CONNECTIONS; attempt++) {
+    await sleep(100);
+    const fresh = await Promise.all(
+      Array.from({ length: MAX_CONNECTIONS }, () => RawConn.connect(srv.port)),
+    );
+    try {
+      const replies = await Promise.all(
+        fresh.map((f, i) => f.request(`OPTIONS * RTSP/1.0\r\nCSeq: ${i + 1}\r\n\r\n`)),
+      );
+      served = replies.filter((r) => r.startsWith("RTSP/1.0 200 ")).length;
+    } finally {
+      await Promise.all(fresh.map((f) => f.close()));
+    }
+  }
+  assert.equal(served, MAX_CONNECTIONS, "every one of maxConnections fresh connections is served");
+  const closing = srv.server.close();
+  assert.notEqual(await race(closing, 5000), "timeout", "close() returned within 5 s");
+}
+
 Deno.test("fuzz: the server survives seeded junk, mutations and limits, and stays whole", async () => {
   const frames = await readLabFrames();
   await using media = await tempMediaDir({
@@ -698,33 +725,7 @@ Deno.test("fuzz: the server survives seeded junk, mutations and limits, and stay
     assert.equal(srv.server.sessions.size, 0);
     await conn.close();
 
-    // No connection was left behind: all MAX_CONNECTIONS places are free again. (A
-    // place frees when the server sees the close; a leaked one never frees, so
-    // a few tries do not weaken this.)
-    let served = 0;
-    for (let attempt = 0; attempt < 5 && served < MAX_CONNECTIONS; attempt++) {
-      await sleep(100);
-      const fresh = await Promise.all(
-        Array.from({ length: MAX_CONNECTIONS }, () => RawConn.connect(srv.port)),
-      );
-      try {
-        const replies = await Promise.all(
-          fresh.map((f, i) => f.request(`OPTIONS * RTSP/1.0\r\nCSeq: ${i + 1}\r\n\r\n`)),
-        );
-        served = replies.filter((r) => r.startsWith("RTSP/1.0 200 ")).length;
-      } finally {
-        await Promise.all(fresh.map((f) => f.close()));
-      }
-    }
-    assert.equal(
-      served,
-      MAX_CONNECTIONS,
-      "every one of maxConnections fresh connections is served",
-    );
-
-    // close() returns promptly (a connection the server could not end would hold it).
-    const closing = srv.server.close();
-    assert.notEqual(await race(closing, 5000), "timeout", "close() returned within 5 s");
+    await assertLeftWhole(srv);
   } finally {
     await sink.close();
   }
@@ -1219,30 +1220,7 @@ Deno.test("fuzz: with users, the auth gate survives junk and mutated credentials
     await conn.close();
     assert.equal(srv.server.sessions.size, 0);
 
-    // No connection was left behind: all MAX_CONNECTIONS places are free again.
-    let served = 0;
-    for (let attempt = 0; attempt < 5 && served < MAX_CONNECTIONS; attempt++) {
-      await sleep(100);
-      const conns = await Promise.all(
-        Array.from({ length: MAX_CONNECTIONS }, () => RawConn.connect(srv.port)),
-      );
-      try {
-        const replies = await Promise.all(
-          conns.map((f, i) => f.request(`OPTIONS * RTSP/1.0\r\nCSeq: ${i + 1}\r\n\r\n`)),
-        );
-        served = replies.filter((r) => r.startsWith("RTSP/1.0 200 ")).length;
-      } finally {
-        await Promise.all(conns.map((f) => f.close()));
-      }
-    }
-    assert.equal(
-      served,
-      MAX_CONNECTIONS,
-      "every one of maxConnections fresh connections is served",
-    );
-
-    const closing = srv.server.close();
-    assert.notEqual(await race(closing, 5000), "timeout", "close() returned within 5 s");
+    await assertLeftWhole(srv);
   } finally {
     await sink.close();
   }

@@ -189,7 +189,7 @@ function challengesIn(received: string): string[] {
   });
 }
 
-/** What a {@linkcode watchPlain} proxy or a {@linkcode TlsRelay} saw, per direction. */
+/** What a {@linkcode watch} proxy saw, per direction. */
 interface Watched {
   /** What clients sent, every connection's bytes in turn. */
   sent(): string;
@@ -197,11 +197,16 @@ interface Watched {
   received(): string;
 }
 
-/** A TCP proxy in front of the server's plain port that keeps what passes. */
-function watchPlain(port: number): Watched & { proxy: TcpProxy } {
+/**
+ * A proxy in front of one of the server's ports that keeps what passes; with
+ * `cert` a TLS relay (TLS with the test certificate to clients, TLS trusting
+ * the test CA to the server), so what passes is seen in the clear.
+ */
+function watch(port: number, cert?: TestCertificate): Watched & TcpProxy {
   const sent: string[] = [];
   const received: string[] = [];
   const proxy = new TcpProxy(port, {
+    tls: cert,
     handlers: () => {
       const k = sent.push("") - 1;
       received.push("");
@@ -217,118 +222,10 @@ function watchPlain(port: number): Watched & { proxy: TcpProxy } {
       };
     },
   });
-  return { proxy, sent: () => sent.join("\n"), received: () => received.join("\n") };
-}
-
-/**
- * A TLS relay in front of the server's TLS port: it ends the client's TLS
- * with the test certificate, opens its own TLS connection to the server
- * (trusting the test CA), and keeps what clients send in the clear.
- */
-class TlsRelay implements AsyncDisposable, Watched {
-  readonly #listener: Deno.TlsListener;
-  readonly #accepting: Promise<void>;
-  readonly #relays = new Set<Promise<void>>();
-  readonly #conns = new Set<Deno.Conn>();
-  readonly #sent: string[] = [];
-  readonly #received: string[] = [];
-  #closed = false;
-
-  constructor(upstreamPort: number, cert: TestCertificate) {
-    this.#listener = Deno.listenTls({
-      hostname: "127.0.0.1",
-      port: 0,
-      cert: cert.cert,
-      key: cert.key,
-    });
-    this.#accepting = this.#accept(upstreamPort, cert.ca);
-  }
-
-  get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  sent(): string {
-    return this.#sent.join("\n");
-  }
-
-  received(): string {
-    return this.#received.join("\n");
-  }
-
-  async #accept(upstreamPort: number, ca: string): Promise<void> {
-    for (;;) {
-      let client: Deno.TlsConn;
-      try {
-        client = await this.#listener.accept();
-      } catch {
-        return; // closed
-      }
-      const relay = this.#relay(client, upstreamPort, ca);
-      this.#relays.add(relay);
-      relay.finally(() => this.#relays.delete(relay));
-    }
-  }
-
-  async #relay(client: Deno.TlsConn, upstreamPort: number, ca: string): Promise<void> {
-    this.#conns.add(client);
-    let server: Deno.TlsConn | undefined;
-    try {
-      server = await Deno.connectTls({ hostname: "127.0.0.1", port: upstreamPort, caCerts: [ca] });
-      this.#conns.add(server);
-      if (this.#closed) return;
-      const k = this.#sent.push("") - 1;
-      this.#received.push("");
-      const up = server;
-      const close = () => {
-        for (const conn of [client, up]) this.#close(conn);
-      };
-      await Promise.all([
-        this.#pump(client, up, (text) => this.#sent[k] += text).finally(close),
-        this.#pump(up, client, (text) => this.#received[k] += text).finally(close),
-      ]);
-    } catch {
-      // the upstream connection failed: the client's is closed below
-    } finally {
-      this.#close(client);
-      if (server) this.#close(server);
-    }
-  }
-
-  async #pump(from: Deno.Conn, to: Deno.Conn, keep: (text: string) => void): Promise<void> {
-    const buffer = new Uint8Array(65536);
-    for (;;) {
-      let n: number | null;
-      try {
-        n = await from.read(buffer);
-      } catch {
-        return;
-      }
-      if (n === null) return;
-      keep(latin1.decode(buffer.subarray(0, n)));
-      try {
-        for (let offset = 0; offset < n;) offset += await to.write(buffer.subarray(offset, n));
-      } catch {
-        return;
-      }
-    }
-  }
-
-  #close(conn: Deno.Conn): void {
-    if (!this.#conns.delete(conn)) return;
-    try {
-      conn.close();
-    } catch { /* closed */ }
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#listener.close();
-    await this.#accepting;
-    for (const conn of [...this.#conns]) this.#close(conn);
-    await Promise.all(this.#relays);
-  }
+  return Object.assign(proxy, {
+    sent: () => sent.join("\n"),
+    received: () => received.join("\n"),
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -450,8 +347,8 @@ Deno.test("ffmpeg plays with Digest in the URL over RTP/UDP and RTSP/TCP: 200 id
   await using srv = await authServer();
   for (const transport of ["udp", "tcp"] as const) {
     await t.step(transport, async () => {
-      const { proxy, sent, received } = watchPlain(srv.port);
-      await using _proxy = proxy;
+      await using proxy = watch(srv.port);
+      const { sent, received } = proxy;
       const run = await ffmpeg(
         urlWith("rtsp", proxy.port),
         ["-rtsp_transport", transport],
@@ -492,7 +389,7 @@ Deno.test("ffmpeg plays rtsps:// with Digest: 200 identical pictures over TLS, M
   await using cert = await makeCertificate();
   if (!cert) return;
   await using srv = await authServer(cert);
-  await using relay = new TlsRelay(srv.server.tlsAddr!.port, cert);
+  await using relay = watch(srv.server.tlsAddr!.port, cert);
   const run = await ffmpeg(urlWith("rtsps", relay.port), [], srv.logText);
   await assertFfmpegPlayed(run);
   assert.deepEqual(challengesIn(relay.received()), ["Digest SHA-256", "Digest MD5", "Basic"]);
@@ -526,8 +423,8 @@ Deno.test("ffmpeg 5.1 cannot be told to check the certificate of rtsps:// (-tls_
 Deno.test("GStreamer rtspsrc with user-id/user-pw plays every frame over RTSP/TCP; MD5 in the RFC 2069 form", async () => {
   if (!await haveGstreamer()) return;
   await using srv = await authServer();
-  const { proxy, sent, received } = watchPlain(srv.port);
-  await using _proxy = proxy;
+  await using proxy = watch(srv.port);
+  const { sent, received } = proxy;
   const run = await gstreamer(`rtsp://127.0.0.1:${proxy.port}/${VIDEO}`, {}, srv.logText);
   assertGstreamerPlayed(run);
   assert.deepEqual(challengesIn(received()), ["Digest SHA-256", "Digest MD5"]);
@@ -559,7 +456,7 @@ Deno.test("GStreamer rtspsrc plays rtsps:// checking the certificate against the
   const tlsPort = srv.server.tlsAddr!.port;
 
   await t.step("the test CA: every frame, MD5 in the RFC 2069 form, Basic not taken", async () => {
-    await using relay = new TlsRelay(tlsPort, cert);
+    await using relay = watch(tlsPort, cert);
     const run = await gstreamer(
       `rtsps://127.0.0.1:${relay.port}/${VIDEO}`,
       { caFile: cert.caFile },
