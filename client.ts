@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import {
   formatSummary,
   frameFileName,
+  type ReceiveEnd,
   type ReceptionSummary,
   RtspClientError,
   StreamClient,
@@ -29,6 +30,7 @@ import {
   redactUrl,
   RTSP_DEFAULT_PORTS,
 } from "./lib/session/client/client_url.ts";
+import { clientReportInput, writeClientReport } from "./lib/session/client/client_report.ts";
 
 /** The interactive commands, as the help and the prompt list them. */
 const COMMANDS = "setup, play, pause, seek SEC, teardown, stats, quit";
@@ -53,7 +55,12 @@ Options:
                      standard RTSP only)
   --end SEC          stop the stream at SEC seconds (after --start)
   --mjpeg FILE       also record complete frames into FILE in the lab MJPEG format
-  --stats FILE       also write the statistics as JSON to FILE
+  --stats FILE       also write the statistics as JSON to FILE, with per-second
+                     series and a packet timeline
+  --report FILE      also write a report of the run as one HTML file (works
+                     offline): statistics, source and SDP, up to ${D.reportThumbnails} thumbnails
+                     with missing and incomplete frames marked, per-second
+                     charts, packet timeline
   --dialect D        auto (default: standard RTSP, or the lab's dialect when the
                      server does not answer OPTIONS within ${
   D.autoTimeoutMs / 1000
@@ -144,6 +151,7 @@ function parse() {
         start: { type: "string" },
         end: { type: "string" },
         stats: { type: "string" },
+        report: { type: "string" },
         mjpeg: { type: "string" },
         dialect: { type: "string", default: D.dialect },
         // No default here: the library's depends on the URL (tcp for rtsps://).
@@ -194,6 +202,7 @@ function parse() {
     transport: values.transport as StreamClientOptions["transport"],
     outDir: values.out,
     mjpegFile: values.mjpeg,
+    thumbnails: values.report === undefined ? undefined : D.reportThumbnails,
     allowBasic: values["allow-basic"],
     ...credentials(values.user),
     caCerts: values.ca === undefined ? undefined : readCaFile(values.ca),
@@ -239,6 +248,7 @@ function parse() {
     limits,
     range: seeking ? range : undefined,
     statsFile: values.stats,
+    reportFile: values.report,
     interactive: values.interactive,
     quiet: values.quiet,
   };
@@ -291,7 +301,32 @@ function clearStatus(options: Options): void {
   }
 }
 
-async function report(client: StreamClient, options: Options): Promise<void> {
+/**
+ * The statistics, the per-second series and the packet timeline, as
+ * `--stats` writes them.
+ */
+function statsJson(client: StreamClient): string {
+  const document = {
+    ...client.stats.summary(),
+    perSecond: client.stats.series.perSecond(),
+    timeline: client.stats.series.timeline(),
+  };
+  return JSON.stringify(document, null, 2) + "\n";
+}
+
+/** How the run is described in the first line and the report. */
+function source(client: StreamClient, options: Options): string {
+  const { host, port } = options.client;
+  return client.dialect === "lab"
+    ? `${host}:${port} ${client.uri} (lab dialect)`
+    : `${client.displayUri}${client.tls ? " (TLS)" : ""}`;
+}
+
+async function report(
+  client: StreamClient,
+  options: Options,
+  end: ReceiveEnd | undefined,
+): Promise<void> {
   clearStatus(options);
   const summary = client.stats.summary();
   console.log(formatSummary(summary));
@@ -304,14 +339,27 @@ async function report(client: StreamClient, options: Options): Promise<void> {
   }
   for (const line of client.damaged) console.error(`rtsp-client: damaged ${line}`);
   if (options.statsFile !== undefined) {
-    await Deno.writeTextFile(options.statsFile, JSON.stringify(summary, null, 2) + "\n");
+    await Deno.writeTextFile(options.statsFile, statsJson(client));
+  }
+  if (options.reportFile !== undefined) {
+    await writeClientReport(
+      options.reportFile,
+      clientReportInput(client, { url: source(client, options), end }),
+    );
+    console.log(`report written to ${options.reportFile}`);
   }
 }
 
+/**
+ * A plain run: SETUP, PLAY, receive, TEARDOWN.
+ *
+ * @param outcome Where it says why receiving ended.
+ */
 async function plainRun(
   client: StreamClient,
   options: Options,
   signal: AbortSignal,
+  outcome: { end?: ReceiveEnd },
 ): Promise<number> {
   if (options.range !== undefined && client.dialect === "lab") {
     const flag = options.range.start !== undefined ? "--start" : "--end";
@@ -320,6 +368,7 @@ async function plainRun(
   await client.setup();
   await client.play(options.range);
   const end = await client.receive({ ...options.limits, signal });
+  outcome.end = end;
   await client.teardown();
   if (end === "aborted") console.error("rtsp-client: interrupted; session torn down");
   if (client.stats.framesReceived === 0) {
@@ -445,23 +494,28 @@ async function main(): Promise<number> {
     Deno.removeSignalListener("SIGINT", onSignal);
     return EXIT_FAILURE;
   }
-  const { host, port } = options.client;
-  const where = client.dialect === "lab"
-    ? `${host}:${port} ${client.uri} (lab dialect)`
-    : `${client.displayUri}${client.tls ? " (TLS)" : ""}`;
-  console.log(`rtsp-client: ${where}`);
+  console.log(`rtsp-client: ${source(client, options)}`);
   let code: number;
+  const outcome: { end?: ReceiveEnd } = {};
   try {
     code = options.interactive
       ? await interactiveRun(client, options, interrupt.signal)
-      : await plainRun(client, options, interrupt.signal);
+      : await plainRun(client, options, interrupt.signal, outcome);
   } catch (error) {
     clearStatus(options);
     console.error(`rtsp-client: ${error instanceof Error ? error.message : error}`);
     code = EXIT_FAILURE;
   }
   // Statistics are reported whenever a session was set up, even after a failure.
-  if (client.rtsp.session !== undefined) await report(client, options);
+  if (client.rtsp.session !== undefined) {
+    try {
+      await report(client, options, outcome.end);
+    } catch (error) {
+      // A --stats or --report file that cannot be written.
+      console.error(`rtsp-client: ${error instanceof Error ? error.message : error}`);
+      code = EXIT_FAILURE;
+    }
+  }
   await client.close();
   Deno.removeSignalListener("SIGINT", onSignal);
   return code;

@@ -44,6 +44,9 @@ export const CLIENT_DEFAULTS = {
   rtcpIntervalSec: 5,
   endAfterSec: 2,
   firstPacketTimeoutSec: 10,
+  thumbnails: 0,
+  /** The thumbnails `rtsp-client --report` keeps. */
+  reportThumbnails: 60,
 } as const;
 
 /** Options for `StreamClient.open`; each absent one takes {@linkcode CLIENT_DEFAULTS}. */
@@ -94,6 +97,12 @@ export interface StreamClientOptions {
   outDir?: string;
   /** Also record complete frames into this lab MJPEG file. */
   mjpegFile?: string;
+  /**
+   * Keep the JPEGs of up to this many evenly spaced complete frames (every
+   * frame, every 2nd, every 4th, ...) in `StreamClient.frameLog`, for a
+   * report; 0 keeps none. @default {0}
+   */
+  thumbnails?: number;
   /** Wait for each RTP datagram this long, in ms (the lab's 0.5 s). @default {500} */
   receiveTimeoutMs?: number;
   /** Wait for each RTSP reply this long, in ms. @default {5000} */
@@ -208,6 +217,10 @@ const OPEN_RULES: Record<string, Rule> = {
   ],
   outDir: [(v) => v === undefined || text(v), "a directory"],
   mjpegFile: [(v) => v === undefined || text(v), "a file name"],
+  thumbnails: [
+    (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 10_000,
+    "a whole number from 0 to 10000",
+  ],
   receiveTimeoutMs: ABOVE_0,
   replyTimeoutMs: ABOVE_0,
   autoTimeoutMs: ABOVE_0,
@@ -248,6 +261,7 @@ export function resolveClientOptions(options: StreamClientOptions): ResolvedClie
     transport: tls ? CLIENT_DEFAULTS.tlsTransport : CLIENT_DEFAULTS.transport,
     allowBasic: CLIENT_DEFAULTS.allowBasic,
     rtpPort: CLIENT_DEFAULTS.rtpPort,
+    thumbnails: CLIENT_DEFAULTS.thumbnails,
     receiveTimeoutMs: CLIENT_DEFAULTS.receiveTimeoutMs,
     replyTimeoutMs: CLIENT_DEFAULTS.replyTimeoutMs,
     autoTimeoutMs: CLIENT_DEFAULTS.autoTimeoutMs,

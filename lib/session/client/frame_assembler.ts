@@ -15,6 +15,7 @@ import {
   type Rfc2435DepacketizerOptions,
 } from "../../wire/rfc2435_depacketizer.ts";
 import { parseRtpPacket, PAYLOAD_TYPE_JPEG, type RtpPacket } from "../../wire/rtp_packet.ts";
+import { FrameLog } from "./frame_log.ts";
 import { FrameNumberer } from "./frame_numberer.ts";
 import { FrameSink, MjpegRecorder } from "./frame_sink.ts";
 import type { ReceptionStats } from "./reception_stats.ts";
@@ -28,6 +29,8 @@ export interface FrameAssemblerOptions {
   outDir?: string;
   /** A lab MJPEG file to record the frames into. */
   mjpegFile?: string;
+  /** Most thumbnails the {@linkcode FrameAssembler.log} keeps. @default {0} */
+  thumbnails?: number;
 }
 
 /** Most refused frames whose reasons are kept for the report. */
@@ -44,6 +47,8 @@ export class FrameAssembler {
   lastFrameNumber: number | undefined;
   /** How frames are numbered; PLAY replies add their mappings to it. */
   numberer: FrameNumberer = new FrameNumberer(undefined);
+  /** Thumbnails, and the frames missing, incomplete or damaged, for a report. */
+  readonly log: FrameLog;
   readonly #stats: ReceptionStats;
   readonly #sink: FrameSink | undefined;
   readonly #recorder: MjpegRecorder | undefined;
@@ -55,6 +60,7 @@ export class FrameAssembler {
 
   constructor(options: FrameAssemblerOptions) {
     this.#stats = options.stats;
+    this.log = new FrameLog({ thumbnails: options.thumbnails ?? 0 });
     this.#sink = options.outDir !== undefined ? new FrameSink(options.outDir) : undefined;
     this.#recorder = options.mjpegFile !== undefined
       ? new MjpegRecorder(options.mjpegFile)
@@ -162,7 +168,11 @@ export class FrameAssembler {
       if (event.kind === "frame") {
         this.#deliver(this.numberer.frameNumber(sequence, event.timestamp), event.jpeg);
       } else {
-        this.#stats.framesIncomplete++;
+        this.#stats.countFrame("incomplete");
+        // Numbered only by time: where frames are counted, a lost one has no number.
+        this.log.onIncomplete(
+          this.numberer.byTime ? this.numberer.frameNumber(sequence, event.timestamp) : undefined,
+        );
         this.#note(`frame at RTP time ${event.timestamp}: ${event.reason}`);
       }
     }
@@ -172,11 +182,13 @@ export class FrameAssembler {
   #deliver(frameNumber: number, jpeg: Uint8Array): void {
     const problem = jpegProblem(jpeg);
     if (problem) {
-      this.#stats.framesDamaged++;
+      this.#stats.countFrame("damaged");
+      this.log.onDamaged(frameNumber);
       this.#note(`frame ${frameNumber}: ${problem}`);
       return;
     }
-    this.#stats.framesReceived++;
+    this.#stats.countFrame("received");
+    this.log.onComplete(frameNumber, jpeg);
     this.firstFrameNumber ??= frameNumber;
     this.lastFrameNumber = frameNumber;
     const sink = this.#sink;

@@ -54,6 +54,11 @@ export class FrameNumberer {
     this.#clockRate = clockRate;
   }
 
+  /** Whether frames are numbered by their time (there is a frame rate), not counted. */
+  get byTime(): boolean {
+    return this.#fps !== undefined;
+  }
+
   /** Add the mapping of a PLAY reply; one with the same first packet replaces it. */
   addPlay(mapping: PlayMapping): void {
     const mappings = this.#mappings;

@@ -11,10 +11,17 @@
  * reported 14.4 frames/s), and a seek to a server that restarts its
  * sequence numbers would show as loss.
  *
+ * The same counts per second of the run, and a timeline of the packets, are
+ * kept beside them in {@linkcode ReceptionStats.series} (`reception_series.ts`).
+ *
  * @module
  */
 import { VIDEO_CLOCK_RATE } from "../../wire/rtp_packet.ts";
 import type { ReportBlock } from "../../wire/rtcp_packet.ts";
+import { ReceptionSeries, type ReceptionSeriesOptions } from "./reception_series.ts";
+
+/** The kinds of frame {@linkcode ReceptionStats.countFrame} counts. */
+export type FrameOutcome = "received" | "incomplete" | "damaged";
 
 /** A summary of what was received, as printed and written to JSON. */
 export interface ReceptionSummary {
@@ -121,10 +128,28 @@ export class ReceptionStats {
   framesIncomplete = 0;
   /** Datagrams that were not valid RTP. */
   malformed = 0;
+  /** The same counts per second of the run, and the packet timeline. */
+  readonly series: ReceptionSeries;
 
-  /** Statistics of a stream whose RTP clock runs at `clockRate` Hz. */
-  constructor(clockRate = VIDEO_CLOCK_RATE) {
+  /**
+   * Statistics of a stream whose RTP clock runs at `clockRate` Hz.
+   *
+   * @param series Bounds of the packet timeline.
+   */
+  constructor(clockRate = VIDEO_CLOCK_RATE, series: ReceptionSeriesOptions = {}) {
     this.#clockRate = clockRate;
+    this.series = new ReceptionSeries({
+      lost: () => this.#expected() - this.#received,
+      jitterMs: () => this.#jitter * 1000 / this.#clockRate,
+    }, series);
+  }
+
+  /** Count a frame: complete and verified, incomplete (a fragment lost), or damaged. */
+  countFrame(outcome: FrameOutcome): void {
+    if (outcome === "received") this.framesReceived++;
+    else if (outcome === "incomplete") this.framesIncomplete++;
+    else this.framesDamaged++;
+    this.series.onFrame(outcome);
   }
 
   /**
@@ -193,21 +218,37 @@ export class ReceptionStats {
     payloadBytes: number,
   ): { extended: number; duplicate: boolean } {
     const extended = this.extend(sequenceNumber);
+    this.series.advance(arrivalMs);
     const slot = extended & (SEEN_WINDOW - 1);
     if (this.#seen[slot] === extended) {
       this.#duplicates++;
+      this.series.onPacket(arrivalMs, extended, "duplicate", payloadBytes);
       return { extended, duplicate: true };
     }
     this.#seen[slot] = extended;
+    let reordered = false;
     if (!this.#started) {
       this.#started = true;
       this.#maxExtended = extended;
       this.#firstAt = arrivalMs;
     } else if (extended > this.#maxExtended) this.#maxExtended = extended;
-    else if (extended < this.#maxExtended) this.#outOfOrder++;
+    else if (extended < this.#maxExtended) {
+      this.#outOfOrder++;
+      reordered = true;
+    }
     this.#received++;
     this.#bytes += payloadBytes;
     const segment = this.#segmentOf(extended);
+    // The sequence numbers this packet skipped in its segment (from its base, for the first).
+    const before = segment.received === 0 ? segment.base! - 1 : segment.max;
+    const gap = Math.max(0, extended - before - 1);
+    this.series.onPacket(
+      arrivalMs,
+      extended,
+      reordered ? "reordered" : "packet",
+      payloadBytes,
+      gap,
+    );
     if (segment.received === 0) segment.firstAt = arrivalMs;
     segment.received++;
     segment.lastAt = arrivalMs;

@@ -26,6 +26,7 @@ import {
   checkPlayRange,
   checkReceiveLimits,
   ClientOptionError,
+  type ClientTransport,
   type PlayRange,
   type ReceiveLimits,
   resolveClientOptions,
@@ -33,6 +34,7 @@ import {
   type StreamClientOptions,
 } from "./client_options.ts";
 import { type Dialect, labTransport } from "../../wire/dialect.ts";
+import type { FrameLogSnapshot } from "./frame_log.ts";
 import { ClientAuthenticator } from "./client_auth.ts";
 import { displayUrl, isRtspUrl, parseClientUrl } from "./client_url.ts";
 
@@ -63,6 +65,8 @@ export class StreamClient {
   fps: number | undefined;
   /** Methods the server listed in its OPTIONS reply. */
   publicMethods: string[] = [];
+  /** The session description the DESCRIBE reply carried (standard RTSP), as text. */
+  sdp: string | undefined;
   /** Where RTCP goes: the server's RTCP port, or our interleaved RTCP channel. */
   #rtcpPort: number | undefined;
   #rtcpChannel: number | undefined;
@@ -89,6 +93,7 @@ export class StreamClient {
       stats: this.stats,
       outDir: options.outDir,
       mjpegFile: options.mjpegFile,
+      thumbnails: options.thumbnails,
     });
     this.#rtcp = new ClientRtcp({ stats: this.stats, send: (packet) => this.#sendRtcp(packet) });
     this.#loop = new ReceiveLoop({
@@ -111,6 +116,14 @@ export class StreamClient {
   /** Packets from SSRCs other than the session's that reached our port. */
   get foreignPackets(): number {
     return this.#frames.foreignPackets;
+  }
+
+  /**
+   * Thumbnails (with the `thumbnails` option) and the frames missing,
+   * incomplete or damaged, by frame number, for a report.
+   */
+  frameLog(): FrameLogSnapshot {
+    return this.#frames.log.snapshot();
   }
 
   /** Number of the first complete frame received, when one was. */
@@ -196,6 +209,11 @@ export class StreamClient {
     return displayUrl(this.uri, this.#options.username);
   }
 
+  /** How RTP arrives: over UDP, or interleaved on the RTSP connection (`tcp`). */
+  get transport(): ClientTransport {
+    return this.#options.transport;
+  }
+
   /** Whether the RTSP connection is TLS (`rtsps://`). */
   get tls(): boolean {
     return this.#options.tls;
@@ -234,8 +252,9 @@ export class StreamClient {
       await this.rtsp.request("DESCRIBE", this.uri, { Accept: "application/sdp" }),
     );
     let sdp;
+    const text = new TextDecoder().decode(reply.body);
     try {
-      sdp = parseSdp(new TextDecoder().decode(reply.body));
+      sdp = parseSdp(text);
     } catch (error) {
       throw new RtspClientError(
         `The DESCRIBE reply is not SDP: ${error instanceof Error ? error.message : error}`,
@@ -245,6 +264,7 @@ export class StreamClient {
       m.type === "video" && m.formats.includes(PAYLOAD_TYPE_JPEG)
     );
     if (!media) throw new RtspClientError(`${this.uri} has no JPEG video (payload type 26)`);
+    this.sdp = text;
     const base = reply.headers.get("content-base") ?? reply.headers.get("content-location") ??
       this.uri;
     this.setupUri = resolveControl(base, media.attributes.get("control"));
@@ -376,6 +396,7 @@ export class StreamClient {
     // The lab's PLAY has no Range, and its first PLAY always starts at the first frame.
     if (first) this.stats.startSec = info.startSec ?? (this.dialect === "lab" ? 0 : undefined);
     this.stats.beginSegment(info.seq);
+    this.#frames.log.beginSegment();
     if (info.seq !== undefined && info.rtptime !== undefined && info.startSec !== undefined) {
       this.#frames.numberer.addPlay({
         sequence: this.stats.extend(info.seq),
