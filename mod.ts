@@ -42,6 +42,24 @@ export {
   type ServerTlsOptions,
 } from "./lib/session/server/server_options.ts";
 export type { ServerUser } from "./lib/session/server/server_auth.ts";
+export {
+  type FileStatus,
+  type HttpTotals,
+  MAX_LISTED_FILES,
+  PACING_BUCKETS_MS,
+  type PacingStatus,
+  type ReceiverReportStatus,
+  type ServerInfo,
+  type ServerStatus,
+  type SessionStatus,
+  type StatusTotals,
+} from "./lib/session/server/server_status.ts";
+export type { ReceiverReportInfo } from "./lib/session/server/server_session.ts";
+export type { RequestCount } from "./lib/session/server/request_counts.ts";
+export type { SentTotals } from "./lib/session/server/session_table.ts";
+export type { LatencyBuckets } from "./lib/session/server/latency_histogram.ts";
+export type { TransportKind } from "./lib/session/server/media_transport.ts";
+export type { ProcessUsage } from "./lib/net/process_usage.ts";
 export type { ServerCounters } from "./lib/session/server/server_context.ts";
 export type { SessionInfo, SessionState } from "./lib/session/server/server_session.ts";
 export type { Clock, TimerHandle } from "./lib/net/clock.ts";
@@ -72,9 +90,33 @@ export {
 export { type Datagram, RtpReceiver } from "./lib/session/client/rtp_receiver.ts";
 export {
   formatSummary,
+  type FrameOutcome,
   ReceptionStats,
   type ReceptionSummary,
 } from "./lib/session/client/reception_stats.ts";
+export {
+  type PacketTimeline,
+  type PerSecondSeries,
+  ReceptionSeries,
+  type ReceptionSeriesOptions,
+  type ReceptionTotals,
+  TIMELINE_DEFAULTS,
+  type TimelineEntry,
+  type TimelineKind,
+} from "./lib/session/client/reception_series.ts";
+export {
+  type FrameLogSnapshot,
+  type FrameMark,
+  type FrameMarkKind,
+  type Thumbnail,
+} from "./lib/session/client/frame_log.ts";
+export {
+  type ClientReportInput,
+  clientReportInput,
+  type ClientReportSource,
+  renderClientReport,
+  writeClientReport,
+} from "./lib/session/client/client_report.ts";
 export { frameFileName } from "./lib/session/client/frame_sink.ts";
 export {
   type ChallengeResult,

@@ -65,6 +65,16 @@ RTSP over TLS (rtsps://):
   --tls-key FILE     its private key (PEM)
   --no-plain         serve RTSPS only (the <port> is not listened on)
 
+The web side (none of it without --http-port):
+  --http-port N      also serve HTTP on port N (0 picks a free one): a status
+                     page at /, /status.json, /metrics (Prometheus),
+                     /live/<file> (the file as MJPEG, for a browser's <img>;
+                     counts as a session) and /snapshot/<file>?t=SEC (a JPEG);
+                     the same users as RTSP, if any
+  --http-host ADDR   address HTTP listens on (default: that of RTSP, --host)
+  --http-max-requests N  answer 503 beyond N HTTP requests in progress (a
+                     live view is one while it plays; default ${D.httpMaxRequests})
+
   -h, --help         this help
 
 Example: rtsp-server 1025`;
@@ -83,6 +93,9 @@ const FLAGS: Record<string, string> = {
   users: "--user",
   tls: "--tls-port",
   plain: "--no-plain",
+  httpPort: "--http-port",
+  httpHost: "--http-host",
+  httpMaxRequests: "--http-max-requests",
 };
 
 /** A file the server needs, or a one-line error naming the flag. */
@@ -173,6 +186,9 @@ async function main(): Promise<void> {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "no-plain": { type: "boolean", default: !D.plain },
+        "http-port": { type: "string" },
+        "http-host": { type: "string" },
+        "http-max-requests": { type: "string", default: String(D.httpMaxRequests) },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -238,6 +254,9 @@ async function main(): Promise<void> {
       allowBasic: values["allow-basic"],
       tls,
       plain: !values["no-plain"],
+      httpPort: values["http-port"] === undefined ? undefined : numberOf(values["http-port"]),
+      httpHost: values["http-host"],
+      httpMaxRequests: numberOf(values["http-max-requests"]),
       log: values.quiet ? () => {} : (line) => console.error(`${new Date().toISOString()} ${line}`),
     });
   } catch (error) {
@@ -247,6 +266,8 @@ async function main(): Promise<void> {
         ? values.fps
         : flag === "--tls-port"
         ? values["tls-port"]
+        : flag === "--http-port"
+        ? values["http-port"]
         : String(error.value);
       fail(
         `${flag} "${text}" is not valid: must be ${error.rule}${
@@ -254,7 +275,13 @@ async function main(): Promise<void> {
         }`,
       );
     }
-    if (error instanceof Deno.errors.AddrInUse) fail(`port ${port} is already in use`);
+    if (error instanceof Deno.errors.AddrInUse) {
+      fail(
+        `port ${port}${
+          values["http-port"] === undefined ? "" : ` or HTTP port ${values["http-port"]}`
+        } is already in use`,
+      );
+    }
     if (error instanceof Deno.errors.PermissionDenied) {
       fail(`not allowed to listen on port ${port} (ports below 1024 need privileges)`);
     }
@@ -276,6 +303,13 @@ async function main(): Promise<void> {
   const tlsAddr = server.tlsAddr;
   if (tlsAddr && !values["no-plain"]) {
     console.log(`rtsp-server: and RTSP over TLS on rtsps://${tlsAddr.hostname}:${tlsAddr.port}/`);
+  }
+  const httpAddr = server.httpAddr;
+  if (httpAddr) {
+    console.log(
+      `rtsp-server: and HTTP on http://${httpAddr.hostname}:${httpAddr.port}/ ` +
+        `(status page; /status.json, /metrics, /live/<file>, /snapshot/<file>)`,
+    );
   }
   if (users.length > 0) {
     console.log(

@@ -265,3 +265,31 @@ Deno.test("MediaLibrary: a media directory that does not exist serves nothing (4
     assert.match(error.message, /clip\.mjpeg/);
   });
 });
+
+Deno.test("MediaLibrary.list() names the regular files at the top, loads nothing, and knows the loaded ones", async () => {
+  await withMedia(async (media, outside) => {
+    await Deno.writeFile(`${media}/b.mjpeg`, clip(2));
+    await Deno.writeFile(`${media}/a.mjpeg`, clip(3));
+    await Deno.writeFile(`${media}/notes.txt`, new Uint8Array(4));
+    await Deno.mkdir(`${media}/sub.mjpeg`);
+    await Deno.writeFile(`${outside}/secret.mjpeg`, clip(1));
+    await Deno.symlink(`${outside}/secret.mjpeg`, `${media}/link.mjpeg`);
+    const library = new MediaLibrary(media);
+    const mjpeg = (name: string) => name.endsWith(".mjpeg");
+    const before = await library.list(mjpeg, 10);
+    assert.deepEqual(before, {
+      files: [
+        { name: "a.mjpeg", bytes: clip(3).length },
+        { name: "b.mjpeg", bytes: clip(2).length },
+      ],
+      truncated: false,
+    });
+    const source = await library.open("a.mjpeg");
+    const after = await library.list(mjpeg, 10);
+    assert.equal(after.files[0].source, source);
+    assert.equal(after.files[1].source, undefined);
+    const capped = await library.list(mjpeg, 1);
+    assert.equal(capped.files.length, 1);
+    assert.equal(capped.truncated, true);
+  });
+});

@@ -39,6 +39,10 @@ Deno.test("resolveServerOptions() refuses an option out of range, naming the opt
     [{ pacingSlackMs: -0.5 }, "pacingSlackMs", -0.5],
     [{ hostname: "" }, "hostname", ""],
     [{ loop: "yes" }, "loop", "yes"],
+    [{ httpPort: 70000 }, "httpPort", 70000],
+    [{ httpPort: -1 }, "httpPort", -1],
+    [{ httpHost: "" }, "httpHost", ""],
+    [{ httpMaxRequests: 0 }, "httpMaxRequests", 0],
   ];
   for (const [extra, option, value] of cases) {
     await t.step(`${option} ${String(value)}`, () => {
@@ -93,4 +97,19 @@ Deno.test("rtsp-server --help gives the defaults of SERVER_DEFAULTS", async () =
   for (const [before, value] of expected) {
     assert.ok(help.includes(`${before} ${value}`), `"${before} ${value}" in the help`);
   }
+});
+
+Deno.test("resolveServerOptions(): no HTTP port unless given; HTTP listens where RTSP does unless told", () => {
+  const plain = resolveServerOptions({ port: 0, hostname: "127.0.0.1" });
+  assert.equal(plain.httpPort, undefined);
+  assert.equal(plain.httpHost, "127.0.0.1");
+  assert.equal(plain.httpMaxRequests, SERVER_DEFAULTS.httpMaxRequests);
+  const web = resolveServerOptions({
+    port: 0,
+    hostname: "127.0.0.1",
+    httpPort: 0,
+    httpHost: "::1",
+  });
+  assert.equal(web.httpPort, 0);
+  assert.equal(web.httpHost, "::1");
 });

@@ -18,6 +18,16 @@ export class MediaError extends Error {
   }
 }
 
+/** A file at the top of the media directory, as {@linkcode MediaLibrary.list} finds it. */
+export interface MediaFile {
+  /** Its name in the directory (the name to request it by). */
+  name: string;
+  /** Its size in bytes. */
+  bytes: number;
+  /** The file as loaded, when it has been (and has not changed since). */
+  source?: MjpegSource;
+}
+
 /** Serves lab MJPEG files from one directory. */
 export class MediaLibrary {
   readonly #root: string;
@@ -65,6 +75,52 @@ export class MediaLibrary {
       }
       throw new MediaError(error instanceof Error ? error.message : String(error), 415);
     }
+  }
+
+  /**
+   * The regular files at the top of the directory whose names `accept`
+   * takes (not its subdirectories, nor symbolic links, which may lead
+   * outside): the first `max` the directory yields, sorted by name, each
+   * with its loaded source when it has one. Nothing is loaded.
+   *
+   * @returns the files, and whether there were more than `max`.
+   */
+  async list(
+    accept: (name: string) => boolean,
+    max: number,
+  ): Promise<{ files: MediaFile[]; truncated: boolean }> {
+    let root: string;
+    try {
+      root = this.#rootReal ??= await Deno.realPath(this.#root);
+    } catch {
+      return { files: [], truncated: false };
+    }
+    const names: string[] = [];
+    let truncated = false;
+    for await (const entry of Deno.readDir(root)) {
+      if (!entry.isFile || !accept(entry.name)) continue;
+      if (names.length >= max) {
+        truncated = true;
+        break;
+      }
+      names.push(entry.name);
+    }
+    names.sort();
+    const files: MediaFile[] = [];
+    for (const name of names) {
+      const path = `${root}/${name}`;
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(path);
+      } catch {
+        continue; // gone meanwhile
+      }
+      const source = await this.#cache.get(path)?.catch(() => undefined);
+      const current = source && source.size === info.size &&
+        source.mtime === (info.mtime?.getTime() ?? 0);
+      files.push({ name, bytes: info.size, ...(current ? { source } : {}) });
+    }
+    return { files, truncated };
   }
 
   async #resolve(name: string): Promise<string> {

@@ -14,7 +14,13 @@ import {
 import type { Dialect } from "../../wire/dialect.ts";
 import { LabMjpegError } from "../../wire/lab_mjpeg.ts";
 import { FrameStream, type TaskScheduler } from "./frame_stream.ts";
-import type { Player, PlayerOptions, ServedStream, StreamDescription } from "./served_stream.ts";
+import {
+  InvalidRangeError,
+  type Player,
+  type PlayerOptions,
+  type ServedStream,
+  type StreamDescription,
+} from "./served_stream.ts";
 
 /** Options for {@linkcode FileStream}. */
 export interface FileStreamOptions {
@@ -51,6 +57,7 @@ export class FileStream implements ServedStream {
       width: source.width,
       height: source.height,
       fps: options.fps,
+      frames: source.frames.length,
       // With loop too: the range and seeking are per pass of the file.
       durationSec,
       kbitPerSec: source.totalBytes * 8 / durationSec / 1000,
@@ -75,6 +82,21 @@ export class FileStream implements ServedStream {
       if (error instanceof LabMjpegError) throw new MediaError(error.message, 415);
       throw error;
     }
+  }
+
+  /**
+   * Frame k (0-based) is shown from k / fps until the next one, as a player
+   * sends it; with loop, `sec` is a time within one pass.
+   */
+  frameAt(sec: number): Uint8Array {
+    const frames = this.source.frames;
+    const index = Math.floor(sec * this.#options.fps + 1e-6);
+    if (!(index >= 0 && index < frames.length)) {
+      throw new InvalidRangeError(
+        `there is no frame at ${sec} s: the stream lasts ${this.description.durationSec} s`,
+      );
+    }
+    return frames[index];
   }
 
   player(dialect: Dialect, options: PlayerOptions): Player {

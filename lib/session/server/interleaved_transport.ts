@@ -13,6 +13,7 @@ const NO_BYTES = new Uint8Array(0);
 
 /** A session's RTP on two channels of its RTSP connection. */
 export class InterleavedTransport implements MediaTransport {
+  readonly kind = "tcp";
   readonly description: string;
   readonly channels: readonly [number, number];
   readonly reply: TransportSpec;

@@ -7,8 +7,13 @@
  */
 import type { TransportSpec } from "../../wire/transport_header.ts";
 
+/** How a session's packets leave: UDP datagrams, or interleaved on its RTSP connection (TCP). */
+export type TransportKind = "udp" | "tcp";
+
 /** A session's way out. */
 export interface MediaTransport {
+  /** UDP or TCP (interleaved). */
+  readonly kind: TransportKind;
   /** For logs, e.g. `udp 127.0.0.1:5008-5009` or `tcp channels 0-1`. */
   readonly description: string;
   /** The client's address, for UDP: RTCP only from it keeps the session alive. */

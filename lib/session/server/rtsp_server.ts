@@ -7,12 +7,15 @@
  * The parts, by RFC 2326 name: methods in `methods/`, sessions in
  * `server_session.ts`, transports in `udp_transport.ts` and
  * `interleaved_transport.ts`, RTCP in `server_rtcp.ts`, what is served in
- * `stream_catalog.ts` and `file_stream.ts`.
+ * `stream_catalog.ts` and `file_stream.ts`; the status in `server_status.ts`
+ * and, only when an HTTP port is asked for, the web side in `web/` (loaded
+ * then, and not before: without it the server carries none of it).
  *
  * @module
  */
 import { realClock, sleep } from "../../net/clock.ts";
 import { PreciseSleep, preciseSleepSupport } from "../../net/precise_sleep.ts";
+import { processUsage } from "../../net/process_usage.ts";
 import { type PairCounters, UdpPortPair } from "../../net/udp_port_pair.ts";
 import { RTP_HEADER_SIZE } from "../../wire/rtp_packet.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
@@ -25,11 +28,14 @@ import {
   resolveServerOptions,
   type RtspServerOptions,
 } from "./server_options.ts";
+import { RequestCounts } from "./request_counts.ts";
 import { ServerAuth } from "./server_auth.ts";
 import { ServerRtcp } from "./server_rtcp.ts";
 import type { SessionInfo } from "./server_session.ts";
+import { type ServerStatus, serverStatus } from "./server_status.ts";
 import { SessionTable } from "./session_table.ts";
 import { StreamCatalog } from "./stream_catalog.ts";
+import type { WebServer } from "./web/http_server.ts";
 
 /** An RTSP server streaming lab MJPEG files. */
 export class RtspServer {
@@ -46,6 +52,11 @@ export class RtspServer {
   readonly #connections = new Set<ServerConn>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #accepting: Promise<unknown>;
+  readonly #context: ServerContext;
+  /** When the server started: Unix time and its clock's reading. */
+  readonly #started: { unixMs: number; clock: number };
+  /** The web side, when an HTTP port was asked for. */
+  #web: WebServer | undefined;
   #closing = false;
   /** Server-wide counters. */
   readonly counters: ServerCounters;
@@ -58,6 +69,7 @@ export class RtspServer {
     this.#tls = listeners.tls;
     this.#options = options;
     const clock = options.clock ?? realClock;
+    this.#started = { unixMs: Date.now(), clock: clock.now() };
     this.#sessions = new SessionTable(options.maxSessions);
     // Precise wake-ups need the real clock (and Linux with the ffi permission).
     if (options.clock === undefined && options.preciseTimer) {
@@ -86,6 +98,7 @@ export class RtspServer {
     );
     const udp = this.#udp;
     const rtcp = this.#rtcp.counters;
+    const sessions = this.#sessions;
     this.counters = {
       connections: 0,
       requests: 0,
@@ -104,6 +117,9 @@ export class RtspServer {
       sessionsTimedOut: 0,
       connectionsIdled: 0,
       connectionsRefused: 0,
+      get sessionsRefused(): number {
+        return sessions.refused; // counted where the cap is checked
+      },
     };
     const closing = () => this.#closing;
     const context: ServerContext = {
@@ -111,6 +127,7 @@ export class RtspServer {
       clock,
       log: options.log,
       counters: this.counters,
+      requests: new RequestCounts(SERVER_METHODS),
       udp,
       streams: new StreamCatalog({
         mediaDir: options.mediaDir,
@@ -136,6 +153,7 @@ export class RtspServer {
         return closing();
       },
     };
+    this.#context = context;
     const reaper: PacedTask = { onDue: (now) => this.#reap(now) };
     this.#pacer.schedule(reaper, clock.now() + 1000);
     const accept = (listener: Deno.Listener | undefined, secure: boolean) =>
@@ -172,12 +190,29 @@ export class RtspServer {
       if (tls) {
         listeners.tls = Deno.listenTls({ hostname, port: tls.port, cert: tls.cert, key: tls.key });
       }
-      return new RtspServer(listeners, resolved);
     } catch (error) {
       listeners.plain?.close();
       listeners.tls?.close();
       throw error;
     }
+    const server = new RtspServer(listeners, resolved);
+    if (resolved.httpPort !== undefined) {
+      try {
+        // Loaded only now: a server without HTTP does not even load the module.
+        const { WebServer } = await import("./web/http_server.ts");
+        server.#web = WebServer.start({
+          hostname: resolved.httpHost,
+          port: resolved.httpPort,
+          maxRequests: resolved.httpMaxRequests,
+          server: server.#context,
+          status: () => server.status(),
+        });
+      } catch (error) {
+        await server.close();
+        throw error;
+      }
+    }
+    return server;
   }
 
   /** The address RTSP is served on (RTSPS when the server serves TLS only). */
@@ -188,6 +223,59 @@ export class RtspServer {
   /** The address RTSPS (RTSP over TLS) is served on, when it is. */
   get tlsAddr(): Deno.NetAddr | undefined {
     return this.#tls?.addr;
+  }
+
+  /** The address HTTP (status page, metrics, live views) is served on, when it is. */
+  get httpAddr(): Deno.NetAddr | undefined {
+    return this.#web?.addr;
+  }
+
+  /**
+   * A snapshot of the whole server: its files, sessions (and HTTP live
+   * views), counters, pacing lateness since the start, and what the process
+   * costs. What `/status.json` serves, and what the status page and
+   * `/metrics` show. Lists the media directory, loading nothing.
+   *
+   * @example Count the sessions playing each file
+   * ```ts
+   * import { RtspServer } from "./mod.ts";
+   *
+   * const server = await RtspServer.start({ port: 0, hostname: "127.0.0.1", log: () => {} });
+   * const status = await server.status();
+   * for (const file of status.files) console.log(file.name, file.watchers);
+   * await server.close();
+   * ```
+   */
+  status(): Promise<ServerStatus> {
+    const url = (scheme: string, addr: Deno.NetAddr | undefined) =>
+      addr ? `${scheme}://${addr.hostname}:${addr.port}/` : null;
+    const context = this.#context;
+    return serverStatus({
+      now: context.clock.now(),
+      startedAt: this.#started,
+      server: {
+        rtsp: url("rtsp", this.#plain?.addr),
+        rtsps: url("rtsps", this.#tls?.addr),
+        http: url("http", this.#web?.addr),
+        fps: this.#options.fps,
+        unpaced: this.#options.unpaced,
+        loop: this.#options.loop,
+        udpSendMode: this.udpSendMode,
+        maxConnections: this.#options.maxConnections,
+        maxSessions: this.#options.maxSessions,
+        httpMaxRequests: this.#web ? this.#options.httpMaxRequests : null,
+      },
+      files: (max) => context.streams.files(max),
+      sessions: this.#sessions,
+      counters: this.counters,
+      requests: context.requests,
+      udp: this.#udp.counters,
+      rtcp: this.#rtcp.counters,
+      connectionsOpen: this.#connections.size,
+      lateness: this.#pacer.lateness,
+      http: this.#web?.totals() ?? null,
+      process: processUsage(),
+    });
   }
 
   /** Live sessions by id. */
@@ -231,6 +319,7 @@ export class RtspServer {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    await this.#web?.close(); // its live views first: they play on the pacer
     for (const listener of [this.#plain, this.#tls]) {
       try {
         listener?.close();

@@ -17,6 +17,8 @@ export interface StreamDescription {
   height: number;
   /** Frames per second. */
   fps: number;
+  /** Number of frames (of one pass); absent for a stream without an end (a live source). */
+  frames?: number;
   /**
    * Length in seconds (of one pass, for a file that loops); absent for a
    * stream without one (a live source).
@@ -130,4 +132,10 @@ export interface ServedStream {
   prepare(dialect: Dialect): Promise<void>;
   /** A player for one session. */
   player(dialect: Dialect, options: PlayerOptions): Player;
+  /**
+   * The whole JPEG shown at media time `sec` (a snapshot).
+   *
+   * @throws {InvalidRangeError} when the stream has no frame at that time.
+   */
+  frameAt(sec: number): Uint8Array;
 }

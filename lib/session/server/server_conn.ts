@@ -39,6 +39,9 @@ function closedByPeer(error: unknown): boolean {
   return error instanceof Deno.errors.BrokenPipe || error instanceof Deno.errors.ConnectionReset;
 }
 
+/** Pause after a failed accept before the next, ms. */
+const ACCEPT_RETRY_MS = 20;
+
 /** Failed authentications after which a connection is closed. */
 export const MAX_AUTH_FAILURES = 10;
 
@@ -69,7 +72,11 @@ export async function acceptConnections(
       tcp = await listener.accept();
     } catch (error) {
       if (server.closing || error instanceof Deno.errors.BadResource) return; // listener closed
-      continue; // one connection failed (e.g. a TLS handshake): the others are served
+      // One connection failed (a TLS handshake, say), or the process is out of
+      // descriptors: the others are served, after a pause so that an error
+      // that repeats does not become a busy loop.
+      await new Promise<void>((resolve) => server.clock.setTimeout(resolve, ACCEPT_RETRY_MS));
+      continue;
     }
     if (server.closing) {
       tcp.close();
@@ -157,6 +164,7 @@ export class ServerConn implements RequestConnection {
     } catch (error) {
       if (error instanceof RtspParseError) {
         counters.badRequests++;
+        this.#server.requests.count(undefined, error.status);
         log(`${this.peer} - - session=- ${error.status} (${loggable(error.message)})`);
         await this.rtsp.write(serializeResponse(createResponse(error.status))).catch(() => {});
       } else if (!this.rtsp.closed && !closedByPeer(error)) {
@@ -177,6 +185,7 @@ export class ServerConn implements RequestConnection {
       for await (const item of this.rtsp.items()) {
         if (item.kind !== "request") continue;
         const response = createResponse(503);
+        this.#server.requests.count(item.method, 503);
         const cseq = item.headers.get("cseq")?.trim();
         if (cseq && CSEQ.test(cseq)) response.headers.set("CSeq", cseq);
         log(
@@ -245,6 +254,7 @@ export class ServerConn implements RequestConnection {
       counters.badRequests++;
     }
     if (cseq !== undefined && CSEQ.test(cseq)) response.headers.set("CSeq", cseq);
+    this.#server.requests.count(request.method, response.status);
     const sessionId =
       (response.headers.get("session") ?? request.headers.get("session"))?.split(";")[0]
         .trim() ?? "-";

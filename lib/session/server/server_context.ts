@@ -10,6 +10,7 @@ import type { RtspConnection } from "../../net/rtsp_connection.ts";
 import type { UdpPortPair } from "../../net/udp_port_pair.ts";
 import type { RtspRequest } from "../../wire/rtsp_message.ts";
 import type { InterleavedBatch } from "./interleaved_batch.ts";
+import type { RequestCounts } from "./request_counts.ts";
 import type { ServerAuth } from "./server_auth.ts";
 import type { ResolvedServerOptions } from "./server_options.ts";
 import type { ServerRtcp } from "./server_rtcp.ts";
@@ -37,10 +38,12 @@ export interface ServerCounters {
   interleavedDropped: number;
   /** Sessions torn down because their client went silent. */
   sessionsTimedOut: number;
-  /** Connections closed for being idle, and refused for being over the limit. */
+  /** Connections closed for being idle (no session, nothing sent for the idle timeout). */
   connectionsIdled: number;
   /** Connections refused for being over the limit. */
   connectionsRefused: number;
+  /** SETUPs (and HTTP live views) refused for being over the session limit. */
+  readonly sessionsRefused: number;
 }
 
 /** The server as its connections and handlers see it. */
@@ -49,6 +52,8 @@ export interface ServerContext {
   readonly clock: Clock;
   log(line: string): void;
   readonly counters: ServerCounters;
+  /** RTSP requests answered, by method and status. */
+  readonly requests: RequestCounts;
   readonly udp: UdpPortPair;
   readonly streams: StreamCatalog;
   readonly sessions: SessionTable;
@@ -64,6 +69,8 @@ export interface ServerContext {
 /** The RTSP connection a request came on (`server_conn.ts`), as a handler sees it. */
 export interface RequestConnection {
   readonly rtsp: RtspConnection;
+  /** `host:port` of the client. */
+  readonly peer: string;
   /** Whether the connection is RTSP over TLS. */
   readonly secure: boolean;
   /** The sessions set up on this connection (only it may use them). */

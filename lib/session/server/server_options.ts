@@ -32,6 +32,7 @@ export const SERVER_DEFAULTS = {
   allowBasic: false,
   nonceLifetime: 60,
   plain: true,
+  httpMaxRequests: 100,
 } as const;
 
 /** The highest frame rate the server paces (`fps`). */
@@ -107,6 +108,19 @@ export interface RtspServerOptions {
   tls?: ServerTlsOptions;
   /** Serve plain RTSP on `port`; false: only TLS (needs `tls`). @default {true} */
   plain?: boolean;
+  /**
+   * Also serve HTTP on this port (0 picks a free one): a status page,
+   * `/status.json`, `/metrics`, `/live/<file>` and `/snapshot/<file>`.
+   * Absent: no HTTP at all (nothing of it is made).
+   */
+  httpPort?: number;
+  /** Address HTTP listens on. @default {the RTSP `hostname`} */
+  httpHost?: string;
+  /**
+   * Most HTTP requests in progress at once (a live view is one while it
+   * plays); more are answered 503. @default {100}
+   */
+  httpMaxRequests?: number;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
   /** The clock sessions are paced by. @default {realClock} */
@@ -123,10 +137,10 @@ export interface ServerTlsOptions {
   key: string;
 }
 
-/** Options with every default filled in (the clock and TLS only when given). */
+/** Options with every default filled in (the clock, TLS and HTTP port only when given). */
 export type ResolvedServerOptions =
-  & Required<Omit<RtspServerOptions, "clock" | "log" | "tls">>
-  & Pick<RtspServerOptions, "clock" | "tls">
+  & Required<Omit<RtspServerOptions, "clock" | "log" | "tls" | "httpPort">>
+  & Pick<RtspServerOptions, "clock" | "tls" | "httpPort">
   & { log: (line: string) => void };
 
 /** A server option out of range (`option` names it in {@linkcode RtspServerOptions}). */
@@ -200,6 +214,12 @@ const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
     "a port and a PEM certificate and key",
   ],
   unpaced: [(v) => typeof v === "boolean", "true or false"],
+  httpPort: [
+    (v) => v === undefined || (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535),
+    "a port number from 0 to 65535",
+  ],
+  httpHost: [(v) => typeof v === "string" && v !== "", "an address"],
+  httpMaxRequests: [wholeAbove0, "a whole number above 0"],
   preciseTimer: [(v) => typeof v === "boolean", "true or false"],
 };
 
@@ -214,6 +234,7 @@ export function resolveServerOptions(options: RtspServerOptions): ResolvedServer
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     log: options.log ?? ((line: string) => console.error(line)),
   } as ResolvedServerOptions;
+  resolved.httpHost = options.httpHost ?? resolved.hostname;
   for (const [option, [rule, description]] of Object.entries(RULES)) {
     const value = resolved[option as keyof ResolvedServerOptions];
     // A secret is not shown in the error: the users and the TLS key by what they are.

@@ -35,8 +35,12 @@ export interface ServerRtcpOptions {
 
 /** Counters of RTCP from clients. */
 export interface RtcpCounters {
+  /** RTCP packets (compound datagrams or interleaved frames) received. */
   received: number;
+  /** Those that did not parse. */
   malformed: number;
+  /** Report blocks about one of the server's sessions, from its client. */
+  receiverReports: number;
 }
 
 /** Sender reports, BYEs and receiver reports for every session of a server. */
@@ -48,7 +52,7 @@ export class ServerRtcp implements SessionRtcp {
   readonly #byes = new Map<ServerSession, PacedTask>();
   /** Sessions that sent a report and no BYE yet. */
   readonly #speaking = new Set<ServerSession>();
-  readonly counters: RtcpCounters = { received: 0, malformed: 0 };
+  readonly counters: RtcpCounters = { received: 0, malformed: 0, receiverReports: 0 };
 
   constructor(options: ServerRtcpOptions) {
     this.#options = options;
@@ -135,10 +139,10 @@ export class ServerRtcp implements SessionRtcp {
   }
 
   /**
-   * RTCP from a client: its receiver reports keep its session alive and are
-   * logged. Over UDP (`fromHost` given) the report names the session by SSRC
-   * and counts only from the session's own client; interleaved, the channel
-   * names the session (`via`).
+   * RTCP from a client: its receiver reports keep its session alive, are
+   * kept by the session (for the status) and logged. Over UDP (`fromHost`
+   * given) the report names the session by SSRC and counts only from the
+   * session's own client; interleaved, the channel names the session (`via`).
    */
   onPacket(data: Uint8Array, fromHost: string | undefined, via?: ServerSession): void {
     this.counters.received++;
@@ -155,7 +159,8 @@ export class ServerRtcp implements SessionRtcp {
         const session = via ?? this.#options.sessionBySsrc(block.ssrc);
         if (!session || session.ssrc !== block.ssrc) continue;
         if (fromHost !== undefined && session.transport.host !== fromHost) continue;
-        session.touch();
+        this.counters.receiverReports++;
+        session.noteReceiverReport(block);
         this.#options.log(
           `session ${session.id}: receiver report: ${
             (100 * block.fractionLost / 256).toFixed(1)

@@ -8,10 +8,12 @@
  * @module
  */
 import type { Dialect } from "../../wire/dialect.ts";
+import type { ReportBlock } from "../../wire/rtcp_packet.ts";
 import {
   MAX_UDP_PAYLOAD,
   PAYLOAD_TYPE_JPEG,
   RTP_HEADER_SIZE,
+  VIDEO_CLOCK_RATE,
   writeRtpHeader,
 } from "../../wire/rtp_packet.ts";
 import { serializeSession } from "../../wire/session_header.ts";
@@ -45,6 +47,8 @@ export interface ServerSessionOptions {
   dialect: Dialect;
   /** Stream name as requested, for logs. */
   streamName: string;
+  /** `host:port` of the client's RTSP connection. */
+  client: string;
   /** The URL SETUP named (the track's control URL), for RTP-Info. */
   controlUrl: string;
   stream: ServedStream;
@@ -76,10 +80,24 @@ export interface SessionPlayStart extends PlayStart {
 /** Largest JPEG that fits one RTP datagram with the 12-byte header. */
 export const MAX_LAB_FRAME = MAX_UDP_PAYLOAD - RTP_HEADER_SIZE;
 
+/** What the client said in its last RTCP receiver report block on a session (RFC 3550 §6.4.2). */
+export interface ReceiverReportInfo {
+  /** Fraction of packets lost since the client's previous report, 0 to 1. */
+  readonly fractionLost: number;
+  /** Packets lost since the start of reception (may be negative with duplicates). */
+  readonly cumulativeLost: number;
+  /** Interarrival jitter, in ms (from 90 kHz RTP units). */
+  readonly jitterMs: number;
+  /** When it arrived, on the server's clock, ms. */
+  readonly receivedAt: number;
+}
+
 /** What the server tells about one of its sessions ({@linkcode RtspServer.sessions}). */
 export interface SessionInfo {
   /** The session id (the Session header). */
   readonly id: string;
+  /** `host:port` of the client's RTSP connection. */
+  readonly client: string;
   /** The dialect it was set up in. */
   readonly dialect: Dialect;
   /** The stream's name as requested, e.g. `video.mjpeg`. */
@@ -102,6 +120,10 @@ export interface SessionInfo {
   readonly positionSec: number;
   /** When the client last showed it is alive (a request or RTCP), on the server's clock, ms. */
   readonly lastActivity: number;
+  /** When SETUP made it, on the server's clock, ms. */
+  readonly startedAt: number;
+  /** The client's last receiver report on it, if any came. */
+  readonly lastReceiverReport: ReceiverReportInfo | undefined;
 }
 
 /** A session's state, stream and transport. */
@@ -109,6 +131,8 @@ export class ServerSession implements SessionInfo {
   readonly id: string;
   readonly dialect: Dialect;
   readonly streamName: string;
+  readonly client: string;
+  readonly startedAt: number;
   /** The URL SETUP named, for RTP-Info. */
   readonly controlUrl: string;
   /** What it plays. */
@@ -124,6 +148,7 @@ export class ServerSession implements SessionInfo {
   octetsSent = 0;
   framesSkipped = 0;
   lastActivity: number;
+  #lastReport: ReceiverReportInfo | undefined;
   #state: SessionState = "ready";
   readonly #options: ServerSessionOptions;
   /** Next sequence number of a standard session. */
@@ -136,6 +161,7 @@ export class ServerSession implements SessionInfo {
     this.id = options.id;
     this.dialect = options.dialect;
     this.streamName = options.streamName;
+    this.client = options.client;
     this.controlUrl = options.controlUrl;
     this.stream = options.stream;
     this.ssrc = options.ssrc;
@@ -143,6 +169,7 @@ export class ServerSession implements SessionInfo {
     this.user = options.user;
     this.#sequence = options.initialSequence ?? 0;
     this.lastActivity = options.now();
+    this.startedAt = this.lastActivity;
     this.player = options.stream.player(options.dialect, {
       timestampBase: options.timestampBase,
       send: (frame) => this.#send(frame),
@@ -185,9 +212,24 @@ export class ServerSession implements SessionInfo {
     return this.dialect === "lab" ? this.player.nextFrameNumber & 0xffff : this.#sequence & 0xffff;
   }
 
+  get lastReceiverReport(): ReceiverReportInfo | undefined {
+    return this.#lastReport;
+  }
+
   /** Note that the client is alive. */
   touch(): void {
     this.lastActivity = this.#options.now();
+  }
+
+  /** Keep what the client's receiver report says about this session (and note it is alive). */
+  noteReceiverReport(block: ReportBlock): void {
+    this.touch();
+    this.#lastReport = {
+      fractionLost: block.fractionLost / 256,
+      cumulativeLost: block.cumulativeLost,
+      jitterMs: block.jitter * 1000 / VIDEO_CLOCK_RATE,
+      receivedAt: this.lastActivity,
+    };
   }
 
   /**

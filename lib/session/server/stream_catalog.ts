@@ -18,6 +18,19 @@ export interface StreamCatalogOptions extends Omit<FileStreamOptions, "onConvert
   log(line: string): void;
 }
 
+/** A file the catalog offers, as the status lists it. */
+export interface CatalogFile {
+  /** Its name in the media directory. */
+  name: string;
+  /** Its size in bytes. */
+  bytes: number;
+  /** Its stream, once a client has asked for the file (then it is loaded and described). */
+  stream?: ServedStream;
+}
+
+/** What the catalog lists: files whose names end in `.mjpeg` or `.mjpg`. */
+const LISTED = /\.mjpe?g$/i;
+
 /** Finds the stream a request names. */
 export class StreamCatalog {
   readonly #library: MediaLibrary;
@@ -28,6 +41,22 @@ export class StreamCatalog {
   constructor(options: StreamCatalogOptions) {
     this.#options = options;
     this.#library = new MediaLibrary(options.mediaDir);
+  }
+
+  /**
+   * The lab MJPEG files at the top of the media directory (named `*.mjpeg`
+   * or `*.mjpg`), at most `max`, each with its stream when it is loaded;
+   * listing loads nothing.
+   */
+  async files(max: number): Promise<{ files: CatalogFile[]; truncated: boolean }> {
+    const { files, truncated } = await this.#library.list((name) => LISTED.test(name), max);
+    return {
+      files: files.map(({ name, bytes, source }) => {
+        const stream = source && this.#files.get(source);
+        return stream ? { name, bytes, stream } : { name, bytes };
+      }),
+      truncated,
+    };
   }
 
   /**

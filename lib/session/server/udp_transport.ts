@@ -24,6 +24,7 @@ export interface UdpTransportOptions {
 
 /** A session's RTP over UDP. */
 export class UdpTransport implements MediaTransport {
+  readonly kind = "udp";
   readonly description: string;
   readonly host: string;
   readonly reply: TransportSpec;

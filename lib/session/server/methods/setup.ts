@@ -58,6 +58,7 @@ export async function setup(
     id: server.sessions.newId(),
     dialect,
     streamName: ref.name,
+    client: conn.peer,
     controlUrl: request.uri,
     stream,
     transport,
