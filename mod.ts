@@ -52,6 +52,7 @@ export {
   type ServerInfo,
   type ServerStatus,
   type SessionStatus,
+  type StatusOptions,
   type StatusTotals,
 } from "./lib/session/server/server_status.ts";
 export type { ReceiverReportInfo } from "./lib/session/server/server_session.ts";

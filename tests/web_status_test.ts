@@ -188,6 +188,13 @@ Deno.test("RtspServer.status() and /status.json: files with their watchers, sess
     assert.ok(status.totals.receiverReports >= 1);
     assert.equal(status.server.http, `http://127.0.0.1:${srv.server.httpAddr!.port}/`);
 
+    // Without the lists (what /metrics asks for): no rows, the same session counts.
+    const totalsOnly = await srv.server.status({ lists: false });
+    assert.deepEqual(totalsOnly.sessions, []);
+    assert.deepEqual(totalsOnly.files, []);
+    assert.equal(totalsOnly.totals.sessions, 1);
+    assert.deepEqual(totalsOnly.totals.sessionsBy, status.totals.sessionsBy);
+
     // /status.json is the same snapshot, as JSON, with the same shape.
     const reply = await rawHttp(
       srv.server.httpAddr!.port,

@@ -32,7 +32,7 @@ import { RequestCounts } from "./request_counts.ts";
 import { ServerAuth } from "./server_auth.ts";
 import { ServerRtcp } from "./server_rtcp.ts";
 import type { SessionInfo } from "./server_session.ts";
-import { type ServerStatus, serverStatus } from "./server_status.ts";
+import { type ServerStatus, serverStatus, type StatusOptions } from "./server_status.ts";
 import { SessionTable } from "./session_table.ts";
 import { StreamCatalog } from "./stream_catalog.ts";
 import type { WebServer } from "./web/http_server.ts";
@@ -205,7 +205,7 @@ export class RtspServer {
           port: resolved.httpPort,
           maxRequests: resolved.httpMaxRequests,
           server: server.#context,
-          status: () => server.status(),
+          status: (options) => server.status(options),
         });
       } catch (error) {
         await server.close();
@@ -246,7 +246,7 @@ export class RtspServer {
    * await server.close();
    * ```
    */
-  status(): Promise<ServerStatus> {
+  status(options: StatusOptions = {}): Promise<ServerStatus> {
     const url = (scheme: string, addr: Deno.NetAddr | undefined) =>
       addr ? `${scheme}://${addr.hostname}:${addr.port}/` : null;
     const context = this.#context;
@@ -275,7 +275,7 @@ export class RtspServer {
       lateness: this.#pacer.lateness,
       http: this.#web?.totals() ?? null,
       process: processUsage(),
-    });
+    }, options);
   }
 
   /** Live sessions by id. */

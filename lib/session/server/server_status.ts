@@ -260,18 +260,35 @@ export interface StatusSources {
 
 const seconds = (ms: number) => Math.max(0, ms) / 1000;
 
+/** What a snapshot includes. */
+export interface StatusOptions {
+  /**
+   * The lists of files and sessions; without them (`false`) `files` and
+   * `sessions` are empty, the media directory is not read and no row is
+   * built per session: what `/metrics`, which shows only totals, asks for.
+   * @default {true}
+   */
+  lists?: boolean;
+}
+
 /** Build a snapshot of the server from its parts. */
-export async function serverStatus(sources: StatusSources): Promise<ServerStatus> {
+export async function serverStatus(
+  sources: StatusSources,
+  options: StatusOptions = {},
+): Promise<ServerStatus> {
   const { now, sessions, counters, udp, rtcp } = sources;
-  const sessionRows = sessionStatuses(sources.sessions, now);
+  const lists = options.lists ?? true;
+  const sessionRows = lists ? sessionStatuses(sources.sessions, now) : [];
   const watchers = new Map<ServedStream, number>();
-  for (const session of sessions.byId.values()) {
-    watchers.set(session.stream, (watchers.get(session.stream) ?? 0) + 1);
+  if (lists) {
+    for (const session of sessions.byId.values()) {
+      watchers.set(session.stream, (watchers.get(session.stream) ?? 0) + 1);
+    }
+    for (const viewer of sessions.viewers.values()) {
+      watchers.set(viewer.stream, (watchers.get(viewer.stream) ?? 0) + 1);
+    }
   }
-  for (const viewer of sessions.viewers.values()) {
-    watchers.set(viewer.stream, (watchers.get(viewer.stream) ?? 0) + 1);
-  }
-  const listing = await sources.files(MAX_LISTED_FILES);
+  const listing = lists ? await sources.files(MAX_LISTED_FILES) : { files: [], truncated: false };
   const files = listing.files.map(({ name, bytes, stream }): FileStatus => ({
     name,
     bytes,
@@ -283,10 +300,11 @@ export async function serverStatus(sources: StatusSources): Promise<ServerStatus
     watchers: stream ? watchers.get(stream) ?? 0 : 0,
   }));
   const sessionsBy: Record<string, number> = {};
-  for (const row of sessionRows) {
-    const key = `${row.dialect}/${row.transport}`;
-    sessionsBy[key] = (sessionsBy[key] ?? 0) + 1;
+  const count = (key: string) => sessionsBy[key] = (sessionsBy[key] ?? 0) + 1;
+  for (const session of sessions.byId.values()) {
+    count(`${session.dialect}/${session.transport.kind}`);
   }
+  if (sessions.viewers.size > 0) sessionsBy["http/http"] = sessions.viewers.size;
   const sent = sessions.sent();
   const late = sources.lateness.summarySinceStart();
   return {

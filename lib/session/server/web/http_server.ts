@@ -23,7 +23,7 @@ import { RequestCounts } from "../request_counts.ts";
 import { RtspError } from "../rtsp_error.ts";
 import { InvalidRangeError, type ServedStream } from "../served_stream.ts";
 import type { ServerContext } from "../server_context.ts";
-import type { HttpTotals, ServerStatus } from "../server_status.ts";
+import type { HttpTotals, ServerStatus, StatusOptions } from "../server_status.ts";
 import { checkHttpCredentials } from "./http_auth.ts";
 import { LIVE_CONTENT_TYPE } from "./live_view.ts";
 import { LiveViews } from "./live_views.ts";
@@ -51,7 +51,7 @@ export interface WebServerOptions {
   /** The RTSP server's parts: its streams, sessions, users, clock and log. */
   server: ServerContext;
   /** A snapshot of the whole server. */
-  status(): Promise<ServerStatus>;
+  status(options?: StatusOptions): Promise<ServerStatus>;
 }
 
 /** An error a route answers with: its status, the reason for the log, and headers. */
@@ -211,7 +211,7 @@ export class WebServer {
       });
     }
     if (path === "/metrics") {
-      return this.#body(head, formatMetrics(await this.#options.status()), {
+      return this.#body(head, formatMetrics(await this.#options.status({ lists: false })), {
         "Content-Type": METRICS_CONTENT_TYPE,
         "Cache-Control": "no-store",
       });
