@@ -17,6 +17,8 @@ export interface ServerUnderTest {
   readonly pid: number;
   /** rtsp:// URL of the stream. */
   readonly url: string;
+  /** The server's HTTP side (ours with --http-port), e.g. `http://127.0.0.1:8080/`. */
+  readonly httpUrl?: string;
   /** CPU seconds (user + system) the process has used so far. */
   cpuSeconds(): number;
   /** CPU seconds in the kernel (system time) so far. */
@@ -172,6 +174,8 @@ export interface OurServerOptions {
   udpSend?: string;
   /** Extra command-line flags. */
   flags?: string[];
+  /** Also serve the web side (`--http-port 0`); its URL becomes `httpUrl`. @default {false} */
+  http?: boolean;
 }
 
 /** Start `server.ts` on a free port, serving video.mjpeg in a loop. */
@@ -194,6 +198,7 @@ export async function startOurServer(options: OurServerOptions): Promise<ServerU
       String(options.maxSessions + 100),
       "--udp-send",
       options.udpSend ?? "auto",
+      ...options.http ? ["--http-port", "0"] : [],
       ...options.flags ?? [],
     ],
     cwd: ROOT,
@@ -203,11 +208,14 @@ export async function startOurServer(options: OurServerOptions): Promise<ServerU
   }).spawn();
   const match = await waitForLine(
     child.stdout,
-    /on (rtsp:\/\/[^ ]+\/) .*, ([a-z+]+)[^,]*\)$/m,
+    options.http
+      ? /on (rtsp:\/\/[^ ]+\/) .*, ([a-z+]+)[^,]*\)$[\s\S]*?HTTP on (http:\/\/[^ ]+\/)/m
+      : /on (rtsp:\/\/[^ ]+\/) .*, ([a-z+]+)[^,]*\)$/m,
     20_000,
     "server.ts",
   );
-  return underTest(`deno-rtsp-lab ${match[2]}`, child, `${match[1]}video.mjpeg`);
+  const server = underTest(`deno-rtsp-lab ${match[2]}`, child, `${match[1]}video.mjpeg`);
+  return options.http ? { ...server, httpUrl: match[3] } : server;
 }
 
 /** Whether GStreamer's RTSP server can be started (python3-gi and gst-rtsp-server). */

@@ -20,6 +20,10 @@
  *                         server for each --udp-send mode; "" to skip
  *   --ingest 6300,12600,16000  frame rates at which client.ts receives one
  *                         session (×~8 packets per frame): packets/s in and loss; "" to skip
+ *   --scrape-metrics off,idle,on  one run of our server per value: "idle" also
+ *                         serves its web side (--http-port 0), "on" also fetches
+ *                         /metrics from it once a second through warm-up and
+ *                         window, as Prometheus would
  *   --json FILE           where to write the results (default bench/results/load.json)
  *
  * Send-time error: for each session, frame k's arrival minus (its RTP time
@@ -31,6 +35,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { machine } from "./_machine.ts";
 import { type LoadMode, LoadSession } from "./_load_session.ts";
 import { epollAvailable, EpollReceiver } from "./_epoll_receiver.ts";
 import { clientIngest, serverUnpaced, type ThroughputResult } from "./_load_throughput.ts";
@@ -44,7 +49,7 @@ import {
 
 const USAGE = `deno task bench:load [--sessions 1,10,100,250,500,1000,2000]
   [--modes udp,tcp,lab] [--gst|--no-gst] [--warmup S] [--duration S] [--fps N]
-  [--udp-send gso,sendmmsg,portable] [--json FILE]`;
+  [--udp-send gso,sendmmsg,portable] [--scrape-metrics off,idle,on] [--json FILE]`;
 
 /** One measured point. */
 export interface LoadResult {
@@ -80,6 +85,8 @@ export interface LoadResult {
   serverLateMaxMs?: number;
   /** RTP packets per send system call, from our server's report. */
   packetsPerSendCall?: number;
+  /** /metrics responses fetched during warm-up and window (`--scrape-metrics on`). */
+  metricsScrapes?: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -135,6 +142,7 @@ async function measure(
   count: number,
   warmupS: number,
   durationS: number,
+  scrape = false,
 ): Promise<LoadResult> {
   const drops0 = rcvbufErrors();
   const epoll = epollAvailable() ? new EpollReceiver() : undefined;
@@ -153,6 +161,7 @@ async function measure(
     }
   });
   await yieldCpuToServer(); // again: threads started since
+  const scraper = scrape ? scrapeEverySecond(`${server.httpUrl}metrics`) : undefined;
   await sleep(warmupS * 1000);
   const ours = server.name.startsWith("deno-rtsp-lab");
   if (ours) server.signal("SIGUSR2"); // its pacing lateness counts from here
@@ -165,6 +174,7 @@ async function measure(
   const sys1 = server.systemSeconds();
   if (ours) server.signal("SIGUSR2"); // and is reported up to here
   const peakRss = server.peakRss();
+  const scrapes = await scraper?.stop();
   await pool(started, 100, (session) => session.stop());
   await epoll?.close();
   const drops = rcvbufErrors() - drops0;
@@ -228,6 +238,38 @@ async function measure(
     cpuMsPerSessionSecond: (cpu1 - cpu0) * 1000 / (started.length * window),
     kernelShare: cpu1 > cpu0 ? (sys1 - sys0) / (cpu1 - cpu0) : NaN,
     serverPeakRssMb: peakRss / 1048576,
+    metricsScrapes: scrapes,
+  };
+}
+
+/**
+ * Fetch `url` once a second, as a Prometheus scrape would, until stopped;
+ * each response must be 200 and read whole. Resolves to the scrape count.
+ */
+function scrapeEverySecond(url: string): { stop(): Promise<number> } {
+  let count = 0;
+  let failure: Error | undefined;
+  let last: Promise<void> = Promise.resolve();
+  const scrape = async () => {
+    const response = await fetch(url);
+    const body = await response.text();
+    if (response.status !== 200 || !body.includes("# TYPE rtsp_server_sessions gauge")) {
+      throw new Error(`GET ${url}: ${response.status}`);
+    }
+    count++;
+  };
+  const timer = setInterval(() => {
+    last = scrape().catch((error) => {
+      failure ??= error;
+    });
+  }, 1000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await last;
+      if (failure) throw failure;
+      return count;
+    },
   };
 }
 
@@ -251,6 +293,7 @@ const COLUMNS: [string, (r: LoadResult) => string][] = [
   ["peak RSS MB", (r) => r.serverPeakRssMb.toFixed(0)],
   ["srv late p99 ms", (r) => r.serverLateP99Ms?.toFixed(2) ?? "-"],
   ["pkt/call", (r) => r.packetsPerSendCall?.toFixed(1) ?? "-"],
+  ["scrapes", (r) => r.metricsScrapes?.toString() ?? "-"],
 ];
 
 const THROUGHPUT_COLUMNS: [string, (r: ThroughputResult) => string][] = [
@@ -272,23 +315,6 @@ function row(cells: string[]): string {
   return `| ${cells.join(" | ")} |`;
 }
 
-async function machine(): Promise<Record<string, string>> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? "unknown";
-  let gst = "not installed";
-  try {
-    const out = await new Deno.Command("gst-launch-1.0", { args: ["--version"] }).output();
-    gst = new TextDecoder().decode(out.stdout).split("\n")[0];
-  } catch { /* not installed */ }
-  return {
-    cpu: model,
-    cores: String(navigator.hardwareConcurrency),
-    kernel: (await Deno.readTextFile("/proc/sys/kernel/osrelease").catch(() => "?")).trim(),
-    deno: Deno.version.deno,
-    gstreamer: gst,
-  };
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -302,6 +328,7 @@ async function main(): Promise<void> {
       duration: { type: "string", default: "5" },
       fps: { type: "string", default: "20" },
       "udp-send": { type: "string", default: "auto" },
+      "scrape-metrics": { type: "string", default: "off" },
       unpaced: { type: "string", default: "1,10" },
       ingest: { type: "string", default: "6300,12600,16000" },
       json: { type: "string", default: "bench/results/load.json" },
@@ -319,6 +346,12 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     if (!["udp", "tcp", "lab"].includes(mode)) throw new Error(`unknown mode ${mode}\n${USAGE}`);
   }
+  const web = values["scrape-metrics"].split(",").map((value) => {
+    if (!["off", "idle", "on"].includes(value)) {
+      throw new Error(`--scrape-metrics takes off, idle and on\n${USAGE}`);
+    }
+    return value as "off" | "idle" | "on";
+  });
   const warmup = Number(values.warmup);
   const duration = Number(values.duration);
   const fps = Number(values.fps);
@@ -344,18 +377,33 @@ async function main(): Promise<void> {
   const results: LoadResult[] = [];
   for (const mode of modes) {
     for (const count of counts) {
-      const servers: (() => Promise<ServerUnderTest>)[] = values["udp-send"].split(",").map(
-        (udpSend) => () => startOurServer({ fps, maxSessions: count, udpSend }),
-      );
-      if (withGst && mode !== "lab" && gstCounts.has(count)) {
-        servers.push(() => startGstServer(fps, warmup + duration + 60 + count / 20));
+      const servers: { start(): Promise<ServerUnderTest>; scrape?: boolean }[] = [];
+      for (const udpSend of values["udp-send"].split(",")) {
+        for (const side of web) {
+          servers.push({
+            start: async () => {
+              const server = await startOurServer({
+                fps,
+                maxSessions: count,
+                udpSend,
+                http: side !== "off",
+              });
+              const suffix = { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
+              return { ...server, name: server.name + suffix };
+            },
+            scrape: side === "on",
+          });
+        }
       }
-      for (const start of servers) {
+      if (withGst && mode !== "lab" && gstCounts.has(count)) {
+        servers.push({ start: () => startGstServer(fps, warmup + duration + 60 + count / 20) });
+      }
+      for (const { start, scrape } of servers) {
         const server = await start();
         let result: LoadResult;
         let stderr = "";
         try {
-          result = await measure(server, mode, count, warmup, duration);
+          result = await measure(server, mode, count, warmup, duration, scrape);
         } finally {
           stderr = await server.stop();
         }
