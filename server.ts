@@ -23,7 +23,9 @@ Serves the lab MJPEG files of a directory over RTSP: the lab's dialect (whole
 JPEGs over RTP/UDP) to the lab's client, standard RTSP with RTP/JPEG
 (RFC 2435) over UDP or TCP and RTCP to players such as ffplay and GStreamer,
 with seeking (PLAY with Range) and Scale. Clients name a file by bare name
-(the lab's client) or by rtsp://host:port/<name>.
+(the lab's client) or by rtsp://host:port/<name>. Publishers (ffmpeg -f rtsp,
+GStreamer's rtspclientsink, rtsp-client --publish) may push a live MJPEG
+stream to rtsp://host:port/<path>, which any reader can then play.
 
 Options:
   --host ADDR        address to listen on (default ${D.hostname})
@@ -75,6 +77,12 @@ The web side (none of it without --http-port):
   --http-max-requests N  answer 503 beyond N HTTP requests in progress (a
                      live view is one while it plays; default ${D.httpMaxRequests})
 
+Live streams (publishers push with ANNOUNCE and RECORD; readers play the path):
+  --publisher-timeout SEC  end a live path whose publisher sends nothing for
+                     SEC seconds: its readers get BYE (default ${D.publisherTimeout})
+  --record-dir DIR   also write each published stream to DIR as a lab MJPEG
+                     file (one per publish: <path>-<UTC start>.mjpeg)
+
   -h, --help         this help
 
 Example: rtsp-server 1025`;
@@ -96,6 +104,8 @@ const FLAGS: Record<string, string> = {
   httpPort: "--http-port",
   httpHost: "--http-host",
   httpMaxRequests: "--http-max-requests",
+  publisherTimeout: "--publisher-timeout",
+  recordDir: "--record-dir",
 };
 
 /** A file the server needs, or a one-line error naming the flag. */
@@ -189,6 +199,8 @@ async function main(): Promise<void> {
         "http-port": { type: "string" },
         "http-host": { type: "string" },
         "http-max-requests": { type: "string", default: String(D.httpMaxRequests) },
+        "publisher-timeout": { type: "string", default: String(D.publisherTimeout) },
+        "record-dir": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -218,6 +230,17 @@ async function main(): Promise<void> {
       fail(`--media-dir ${values["media-dir"]} does not exist`);
     }
     throw error;
+  }
+
+  const recordDir = values["record-dir"];
+  if (recordDir !== undefined) {
+    try {
+      const info = await Deno.stat(recordDir);
+      if (!info.isDirectory) fail(`--record-dir ${recordDir} is not a directory`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) fail(`--record-dir ${recordDir} does not exist`);
+      throw error;
+    }
   }
 
   const users = await usersOf(values.user, values["auth-file"], values.realm);
@@ -257,6 +280,8 @@ async function main(): Promise<void> {
       httpPort: values["http-port"] === undefined ? undefined : numberOf(values["http-port"]),
       httpHost: values["http-host"],
       httpMaxRequests: numberOf(values["http-max-requests"]),
+      publisherTimeout: numberOf(values["publisher-timeout"]),
+      recordDir,
       log: values.quiet ? () => {} : (line) => console.error(`${new Date().toISOString()} ${line}`),
     });
   } catch (error) {

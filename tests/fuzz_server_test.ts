@@ -453,9 +453,11 @@ class FuzzConn {
 const DOCUMENTED = new Set([
   200,
   400,
+  403,
   404,
   405,
   413,
+  415,
   414,
   451,
   453,

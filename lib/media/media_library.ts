@@ -77,6 +77,16 @@ export class MediaLibrary {
     }
   }
 
+  /** Whether `name` is a file (or anything) in the directory; loads nothing. */
+  async exists(name: string): Promise<boolean> {
+    try {
+      await this.#resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * The regular files at the top of the directory whose names `accept`
    * takes (not its subdirectories, nor symbolic links, which may lead

@@ -58,6 +58,12 @@ export const UDP_SEND_MODES = ["auto", "gso", "sendmmsg", "portable"] as const;
 export interface UdpPortPairOptions {
   /** @default {"auto"} */
   sendMode?: UdpSendMode;
+  /**
+   * Called with each datagram that arrives on the RTP port (a publisher's
+   * RTP); without it they are only counted. The data is the caller's to keep
+   * only for the call (batched receives reuse their buffer).
+   */
+  onRtp?: (datagram: PairDatagram) => void;
 }
 
 /**
@@ -123,6 +129,7 @@ export class UdpPortPair {
     rtcp: Deno.DatagramConn,
     onRtcp: (datagram: PairDatagram) => void,
     portableReason: string | undefined,
+    onRtp: ((datagram: PairDatagram) => void) | undefined,
   ) {
     this.#rtcp = rtcp;
     this.portableReason = portableReason;
@@ -133,11 +140,17 @@ export class UdpPortPair {
     if (rtp instanceof LinuxUdpSocket) {
       this.#batched = rtp;
       this.#rtpPort = rtp.localPort;
-      this.#loops = [this.#receiveBatched(rtp), rtcpLoop];
+      this.#loops = [this.#receiveBatched(rtp, onRtp), rtcpLoop];
     } else {
       this.#rtp = rtp;
       this.#rtpPort = (rtp.addr as Deno.NetAddr).port;
-      this.#loops = [this.#receive(rtp, () => this.#counters.rtpReceived++), rtcpLoop];
+      this.#loops = [
+        this.#receive(rtp, (d) => {
+          this.#counters.rtpReceived++;
+          onRtp?.(d);
+        }),
+        rtcpLoop,
+      ];
     }
   }
 
@@ -166,8 +179,8 @@ export class UdpPortPair {
     }
     for (let attempt = 0; attempt < 100; attempt++) {
       const pair = portableReason === undefined
-        ? UdpPortPair.#tryBatched(hostname, onRtcp, mode !== "sendmmsg")
-        : UdpPortPair.#tryPortable(hostname, onRtcp, portableReason);
+        ? UdpPortPair.#tryBatched(hostname, onRtcp, mode !== "sendmmsg", options.onRtp)
+        : UdpPortPair.#tryPortable(hostname, onRtcp, portableReason, options.onRtp);
       if (pair) return pair;
     }
     throw new Error(`Cannot find two adjacent free UDP ports on ${hostname} for RTP and RTCP`);
@@ -177,6 +190,7 @@ export class UdpPortPair {
     hostname: string,
     onRtcp: (datagram: PairDatagram) => void,
     gso: boolean,
+    onRtp: ((datagram: PairDatagram) => void) | undefined,
   ): UdpPortPair | undefined {
     const rtp = LinuxUdpSocket.bind({
       hostname,
@@ -188,7 +202,7 @@ export class UdpPortPair {
     if (port % 2 === 0) {
       try {
         const rtcp = Deno.listenDatagram({ hostname, port: port + 1, transport: "udp" });
-        return new UdpPortPair(rtp, rtcp, onRtcp, undefined);
+        return new UdpPortPair(rtp, rtcp, onRtcp, undefined, onRtp);
       } catch { /* the odd port is taken: try another pair */ }
     }
     void rtp.close();
@@ -199,6 +213,7 @@ export class UdpPortPair {
     hostname: string,
     onRtcp: (datagram: PairDatagram) => void,
     reason: string,
+    onRtp: ((datagram: PairDatagram) => void) | undefined,
   ): UdpPortPair | undefined {
     const probe = Deno.listenDatagram({ hostname, port: 0, transport: "udp" });
     const port = (probe.addr as Deno.NetAddr).port;
@@ -210,7 +225,7 @@ export class UdpPortPair {
     try {
       rtp ??= Deno.listenDatagram({ hostname, port: base, transport: "udp" });
       rtcp ??= Deno.listenDatagram({ hostname, port: base + 1, transport: "udp" });
-      return new UdpPortPair(rtp, rtcp, onRtcp, reason);
+      return new UdpPortPair(rtp, rtcp, onRtcp, reason, onRtp);
     } catch {
       rtp?.close();
       rtcp?.close();
@@ -355,10 +370,18 @@ export class UdpPortPair {
     }
   }
 
-  async #receiveBatched(socket: LinuxUdpSocket): Promise<void> {
+  async #receiveBatched(
+    socket: LinuxUdpSocket,
+    onRtp: ((datagram: PairDatagram) => void) | undefined,
+  ): Promise<void> {
     while (!this.#closed) {
       const datagrams = await socket.receive(64, 1000);
       this.#counters.rtpReceived += datagrams.length;
+      if (!onRtp) continue;
+      for (const d of datagrams) {
+        if (d.truncated) continue;
+        onRtp({ data: d.data, from: { transport: "udp", hostname: d.hostname, port: d.port } });
+      }
     }
   }
 

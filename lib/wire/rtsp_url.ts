@@ -16,7 +16,7 @@ export interface StreamRef {
   form: "url" | "path" | "bare";
 }
 
-const TRACK = /\/(trackID=\d+|track\d+|stream=\d+)$/;
+const TRACK = /\/(trackID=\d+|track\d+|stream=\d+|streamid=\d+)$/;
 
 /**
  * Find the stream named by a Request-URI.

@@ -16,6 +16,8 @@ export interface JpegSdp {
   name: string;
   /** Length in seconds (`a=range:npt=0-<duration>`); absent for a live or looping stream. */
   durationSec?: number;
+  /** A live stream: `a=range:npt=now-` (no start, no end). */
+  live?: boolean;
   /** Frames per second (`a=framerate`). */
   fps?: number;
   /** Picture size (`a=x-dimensions`, written only when a side exceeds 2040). */
@@ -39,7 +41,9 @@ export function serializeJpegSdp(sdp: JpegSdp): string {
     `s=${sdp.name || "-"}`,
     "t=0 0",
     "a=control:*",
-    sdp.durationSec !== undefined
+    sdp.live
+      ? "a=range:npt=now-"
+      : sdp.durationSec !== undefined
       ? `a=range:npt=0-${Number(sdp.durationSec.toFixed(3))}`
       : "a=range:npt=0-",
     `m=video 0 RTP/AVP ${pt}`,
@@ -67,6 +71,8 @@ export interface SdpMedia {
   formats: number[];
   /** `a=` attributes of the section, name → value ("" for flags); first wins. */
   attributes: Map<string, string>;
+  /** Every `a=rtpmap` of the section: payload type → encoding, e.g. 26 → `JPEG/90000`. */
+  rtpmaps: Map<number, string>;
 }
 
 /** A parsed SDP: session attributes and media sections. */
@@ -95,6 +101,7 @@ export function parseSdp(text: string): ParsedSdp {
         protocol,
         formats: formats.map(Number).filter(Number.isInteger),
         attributes: new Map(),
+        rtpmaps: new Map(),
       };
       parsed.media.push(media);
       current = media.attributes;
@@ -102,6 +109,13 @@ export function parseSdp(text: string): ParsedSdp {
       const colon = line.indexOf(":");
       const name = colon < 0 ? line.slice(2) : line.slice(2, colon);
       if (!current.has(name)) current.set(name, colon < 0 ? "" : line.slice(colon + 1));
+      const media = parsed.media.at(-1);
+      const map = name === "rtpmap" && media
+        ? /^(\d{1,3})\s+(\S+)/.exec(line.slice(colon + 1))
+        : null;
+      if (map && media && !media.rtpmaps.has(Number(map[1]))) {
+        media.rtpmaps.set(Number(map[1]), map[2]);
+      }
     }
   }
   return parsed;

@@ -7,11 +7,13 @@
  * @module
  */
 import type { RtspResponse } from "../../wire/rtsp_message.ts";
+import { announce } from "./methods/announce.ts";
 import { describe } from "./methods/describe.ts";
 import { getParameter, setParameter } from "./methods/parameter.ts";
 import { options } from "./methods/options.ts";
 import { pause } from "./methods/pause.ts";
 import { play } from "./methods/play.ts";
+import { record } from "./methods/record.ts";
 import { setup } from "./methods/setup.ts";
 import { teardown } from "./methods/teardown.ts";
 import type { RequestContext } from "./server_context.ts";
@@ -34,7 +36,7 @@ export interface MethodSpec {
   handle(context: RequestContext): RtspResponse | Promise<RtspResponse>;
 }
 
-const ANY: readonly SessionState[] = ["ready", "playing"];
+const ANY: readonly SessionState[] = ["ready", "playing", "recording"];
 
 /** Method × state: what each method needs before its handler runs. */
 export const METHODS: Readonly<Record<string, MethodSpec>> = {
@@ -43,7 +45,11 @@ export const METHODS: Readonly<Record<string, MethodSpec>> = {
   // A SETUP naming a session would change its transport or add a stream: not supported.
   SETUP: { session: "optional", states: [], handle: setup },
   PLAY: { session: "required", states: ["ready", "playing"], handle: play },
-  PAUSE: { session: "required", states: ["playing"], handle: pause },
+  PAUSE: { session: "required", states: ["playing", "recording"], handle: pause },
+  // Publishing (RFC 2326 §10.3, §10.11): ANNOUNCE claims a path, SETUP with
+  // mode=record makes the publisher's session, RECORD starts taking its RTP.
+  ANNOUNCE: { session: "none", states: [], handle: announce },
+  RECORD: { session: "required", states: ["ready", "recording"], handle: record },
   TEARDOWN: { session: "required", states: ANY, handle: teardown },
   GET_PARAMETER: { session: "optional", states: ANY, handle: getParameter },
   SET_PARAMETER: { session: "optional", states: ANY, handle: setParameter },

@@ -336,7 +336,8 @@ export class RtspServer {
 
   /**
    * Tear down standard sessions whose clients have been silent past the
-   * timeout, and close connections that hold no session and went quiet.
+   * timeout, end publishers silent past theirs, and close connections that
+   * hold no session and went quiet.
    */
   #reap(now: number): number {
     const { sessionTimeout, idleTimeout, log } = this.#options;
@@ -348,6 +349,14 @@ export class RtspServer {
         continue;
       }
       for (const session of conn.sessions) {
+        const silent = session.publisher?.silentFor(now) ?? 0;
+        if (silent > this.#options.publisherTimeout * 1000) {
+          log(
+            `session ${session.id}: the publisher of ${session.streamName} sent nothing for ${this.#options.publisherTimeout} s; ended`,
+          );
+          conn.endSession(session, "publisher timeout");
+          continue;
+        }
         if (session.dialect === "lab" || now - session.lastActivity <= sessionTimeout * 1000) {
           continue;
         }

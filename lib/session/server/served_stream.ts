@@ -2,8 +2,9 @@
  * What a session plays, whatever its source: a {@linkcode ServedStream}
  * describes itself (for DESCRIBE's SDP), prepares what its sessions will send
  * (RTP/JPEG payloads, once), and hands each session a {@linkcode Player} that
- * sends frames on its own schedule. A file is one kind of stream
- * (`file_stream.ts`); a live publisher is meant to be another, behind the
+ * sends it frames. A file is one kind of stream (`file_stream.ts`: each
+ * player on its own schedule); a publisher's live stream is another
+ * (`live_stream.ts`: every player gets each frame as it arrives), behind the
  * same interface, so that the RTSP methods need not change for it.
  *
  * @module
@@ -105,6 +106,8 @@ export interface Player {
    * reports, RFC 3550 §6.4.1): between frames, at sub-frame resolution.
    */
   rtpTimeAt(now: number): number;
+  /** The session is over: let go of the stream for good (a live stream forgets the reader). */
+  close?(): void;
 }
 
 /** Options for {@linkcode ServedStream.player}. */
@@ -119,8 +122,13 @@ export interface PlayerOptions {
 
 /** A stream sessions can play. */
 export interface ServedStream {
-  /** The name it is served under, e.g. `video.mjpeg`. */
+  /** The name it is served under, e.g. `video.mjpeg` or `live/cam`. */
   readonly name: string;
+  /**
+   * A live source (a publisher's stream): no duration, no seeking, and its
+   * readers end when the publisher does.
+   */
+  readonly live?: boolean;
   /** What DESCRIBE announces. */
   readonly description: StreamDescription;
   /**

@@ -147,11 +147,16 @@ export class ServerConn implements RequestConnection {
       for await (const item of this.rtsp.items()) {
         if (item.kind === "interleaved") {
           for (const session of this.sessions) {
-            if (session.transport.channels?.[1] === item.channel) {
+            const channels = session.transport.channels;
+            if (session.publisher && channels?.[0] === item.channel) {
+              session.publisher.receiveRtp(item.data);
+            } else if (session.publisher && channels?.[1] === item.channel) {
+              session.publisher.receiveRtcp(item.data);
+            } else if (channels?.[1] === item.channel) {
               this.#server.rtcp.onPacket(item.data, undefined, session);
             }
           }
-          continue; // RTP from a client (e.g. NAT punching) is ignored
+          continue; // RTP from a reader (e.g. NAT punching) is ignored
         }
         if (item.kind !== "request") continue; // a client's responses are not expected
         const response = await this.#respond(item);
@@ -172,6 +177,12 @@ export class ServerConn implements RequestConnection {
       }
     } finally {
       for (const session of [...this.sessions]) this.endSession(session, "connection closed");
+      // Paths announced here and never set up for recording are free again.
+      const live = this.#server.streams.live;
+      for (const claim of live.ownedBy(this)) {
+        claim.stream.end();
+        live.release(claim.path, claim.stream);
+      }
       this.rtsp.close();
     }
   }

@@ -33,6 +33,7 @@ export const SERVER_DEFAULTS = {
   nonceLifetime: 60,
   plain: true,
   httpMaxRequests: 100,
+  publisherTimeout: 10,
 } as const;
 
 /** The highest frame rate the server paces (`fps`). */
@@ -121,6 +122,17 @@ export interface RtspServerOptions {
    * plays); more are answered 503. @default {100}
    */
   httpMaxRequests?: number;
+  /**
+   * End a live path whose publisher has sent nothing (RTP or RTCP) for this
+   * many seconds: its readers get BYE and the path is free. @default {10}
+   */
+  publisherTimeout?: number;
+  /**
+   * Also record each published stream into this directory, frame by frame,
+   * as a lab MJPEG file (one per publish, named after the path and its start
+   * time). Absent: nothing is recorded.
+   */
+  recordDir?: string;
   /** Where log lines go (one per request). @default {console.error} */
   log?: (line: string) => void;
   /** The clock sessions are paced by. @default {realClock} */
@@ -139,8 +151,8 @@ export interface ServerTlsOptions {
 
 /** Options with every default filled in (the clock, TLS and HTTP port only when given). */
 export type ResolvedServerOptions =
-  & Required<Omit<RtspServerOptions, "clock" | "log" | "tls" | "httpPort">>
-  & Pick<RtspServerOptions, "clock" | "tls" | "httpPort">
+  & Required<Omit<RtspServerOptions, "clock" | "log" | "tls" | "httpPort" | "recordDir">>
+  & Pick<RtspServerOptions, "clock" | "tls" | "httpPort" | "recordDir">
   & { log: (line: string) => void };
 
 /** A server option out of range (`option` names it in {@linkcode RtspServerOptions}). */
@@ -221,6 +233,8 @@ const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
   httpHost: [(v) => typeof v === "string" && v !== "", "an address"],
   httpMaxRequests: [wholeAbove0, "a whole number above 0"],
   preciseTimer: [(v) => typeof v === "boolean", "true or false"],
+  publisherTimeout: [positive, "a number above 0"],
+  recordDir: [(v) => v === undefined || (typeof v === "string" && v !== ""), "a directory"],
 };
 
 /**

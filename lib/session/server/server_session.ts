@@ -18,6 +18,7 @@ import {
 } from "../../wire/rtp_packet.ts";
 import { serializeSession } from "../../wire/session_header.ts";
 import type { MediaTransport } from "./media_transport.ts";
+import type { Publisher } from "./publisher.ts";
 import type {
   OutgoingFrame,
   Player,
@@ -26,8 +27,11 @@ import type {
   ServedStream,
 } from "./served_stream.ts";
 
-/** Session states of RFC 2326 Appendix A (the lab's INIT, READY, PLAYING). */
-export type SessionState = "init" | "ready" | "playing";
+/**
+ * Session states of RFC 2326 Appendix A (the lab's INIT, READY, PLAYING),
+ * and RECORDING for a publisher's session (`mode=record`).
+ */
+export type SessionState = "init" | "ready" | "playing" | "recording";
 
 /** What a session tells its RTCP sender (`server_rtcp.ts`). */
 export interface SessionRtcp {
@@ -53,6 +57,11 @@ export interface ServerSessionOptions {
   controlUrl: string;
   stream: ServedStream;
   transport: MediaTransport;
+  /**
+   * A publisher's session (`mode=record`): its publisher, which stands in
+   * for the player (RECORD starts it) and takes the RTP that comes in.
+   */
+  publisher?: Publisher;
   ssrc: number;
   /** RTP timestamp of media time 0 (random, RFC 3550). */
   timestampBase: number;
@@ -70,6 +79,9 @@ export interface ServerSessionOptions {
   /** Called when the stream has sent its last frame. */
   onEnd?(session: ServerSession): void;
 }
+
+/** What a session is for: playing a stream, or taking one from a publisher (RFC 2326 §10.11). */
+export type SessionMode = "play" | "record";
 
 /** What a PLAY started, for the reply's Range, RTP-Info and Scale. */
 export interface SessionPlayStart extends PlayStart {
@@ -140,8 +152,10 @@ export class ServerSession implements SessionInfo {
   readonly ssrc: number;
   /** Where its packets go. */
   readonly transport: MediaTransport;
-  /** Its playback of the stream. */
+  /** Its playback of the stream (for a publisher's session, its {@linkcode Publisher}). */
   readonly player: Player;
+  /** The publisher, for a session set up with `mode=record`. */
+  readonly publisher: Publisher | undefined;
   /** The user who set it up (only they may use it), when users are configured. */
   readonly user: string | undefined;
   packetsSent = 0;
@@ -170,14 +184,20 @@ export class ServerSession implements SessionInfo {
     this.#sequence = options.initialSequence ?? 0;
     this.lastActivity = options.now();
     this.startedAt = this.lastActivity;
-    this.player = options.stream.player(options.dialect, {
+    this.publisher = options.publisher;
+    this.player = options.publisher ?? options.stream.player(options.dialect, {
       timestampBase: options.timestampBase,
       send: (frame) => this.#send(frame),
       onEnd: () => {
         options.onEnd?.(this);
-        options.rtcp.endOfStream(this);
+        if (this.#state !== "init") options.rtcp.endOfStream(this);
       },
     });
+  }
+
+  /** Playing, or recording a publisher's stream. */
+  get mode(): SessionMode {
+    return this.publisher ? "record" : "play";
   }
 
   /**
@@ -245,21 +265,35 @@ export class ServerSession implements SessionInfo {
     return { ...start, seq: this.nextSequenceNumber };
   }
 
-  /** PAUSE: PLAYING → READY. Returns the position paused at, in seconds. */
+  /** RECORD: a publisher's session starts taking its RTP; READY → RECORDING. */
+  record(): PlayStart {
+    this.#expect("RECORD", "ready", "recording");
+    if (!this.publisher) throw new Error(`Cannot RECORD session ${this.id}: it was set up to play`);
+    const start = this.player.play(this.#options.now(), {});
+    this.#state = "recording";
+    return start;
+  }
+
+  /** PAUSE: PLAYING (or RECORDING) → READY. Returns the position paused at, in seconds. */
   pause(): number {
-    this.#expect("PAUSE", "playing");
+    this.#expect("PAUSE", "playing", "recording");
+    const recording = this.#state === "recording";
     this.#state = "ready";
     const position = this.player.pause();
-    this.#options.rtcp.pause(this);
+    if (!recording) this.#options.rtcp.pause(this);
     return position;
   }
 
-  /** TEARDOWN, a timeout or a closed connection: → INIT, with an RTCP BYE. */
+  /**
+   * TEARDOWN, a timeout or a closed connection: → INIT, with an RTCP BYE; a
+   * publisher's session ends its live stream.
+   */
   end(reason: string): void {
     if (this.#state === "init") return;
     this.#state = "init";
     this.player.pause();
     this.#options.rtcp.bye(this, reason);
+    this.player.close?.();
   }
 
   #expect(method: string, ...states: SessionState[]): void {

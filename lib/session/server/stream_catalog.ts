@@ -1,13 +1,15 @@
 /**
- * The streams a server offers, by name: today the files of its media
+ * The streams a server offers, by name: the live paths publishers are
+ * sending (`live_paths.ts`), looked up first, and the files of its media
  * directory, each loaded once and wrapped once as a {@linkcode FileStream}
- * that all its sessions share. A live source would be looked up here first.
+ * that all its sessions share.
  *
  * @module
  */
 import { MediaLibrary } from "../../media/media_library.ts";
 import type { MjpegSource } from "../../media/mjpeg_source.ts";
 import { FileStream, type FileStreamOptions } from "./file_stream.ts";
+import { LivePaths } from "./live_paths.ts";
 import type { ServedStream } from "./served_stream.ts";
 
 /** Options for {@linkcode StreamCatalog}. */
@@ -37,6 +39,8 @@ export class StreamCatalog {
   readonly #options: StreamCatalogOptions;
   /** One FileStream per loaded file (a changed file is a new source, so a new stream). */
   readonly #files = new WeakMap<MjpegSource, FileStream>();
+  /** The paths publishers hold. */
+  readonly live: LivePaths = new LivePaths();
 
   constructor(options: StreamCatalogOptions) {
     this.#options = options;
@@ -59,12 +63,19 @@ export class StreamCatalog {
     };
   }
 
+  /** Whether `name` is a file of the media directory (which no one may publish over). */
+  isFile(name: string): Promise<boolean> {
+    return this.#library.exists(name);
+  }
+
   /**
-   * The stream called `name`.
+   * The stream called `name`: a live path on the air, or a file.
    *
    * @throws {MediaError} 404 for no such stream, 415 for a file that is not lab MJPEG.
    */
   async open(name: string): Promise<ServedStream> {
+    const live = this.live.onAir(name);
+    if (live) return live;
     const source = await this.#library.open(name);
     let stream = this.#files.get(source);
     if (!stream) {

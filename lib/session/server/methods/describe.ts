@@ -27,6 +27,7 @@ export async function describe({ server, conn, request }: RequestContext): Promi
     origin: local.hostname,
     name: ref.name,
     durationSec: description.durationSec,
+    live: stream.live,
     fps: description.fps,
     width: description.width,
     height: description.height,

@@ -25,6 +25,9 @@ import { SCALE_LIMITS } from "../server_options.ts";
 /** Start, resume or seek the session the request names. */
 export function play({ request, session }: RequestContext): RtspResponse {
   const s = session!;
+  if (s.mode === "record") {
+    throw new RtspError(455, "PLAY on a session set up to record (RECORD starts it)");
+  }
   const response = createResponse(200, { Session: s.header });
   if (s.dialect === "lab") {
     if (s.state === "ready") {

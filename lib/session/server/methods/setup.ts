@@ -18,11 +18,11 @@ import { ServerSession } from "../server_session.ts";
 import { randomUint32 } from "../session_table.ts";
 import { chooseTransport } from "../transport_choice.ts";
 import { UdpTransport } from "../udp_transport.ts";
+import { isRecordMode, setupRecord } from "./setup_record.ts";
 
-/** Set up a session. */
-export async function setup(
-  { server, conn, request, user }: RequestContext,
-): Promise<RtspResponse> {
+/** Set up a session: to play a stream, or (`mode=record`) to publish one. */
+export async function setup(context: RequestContext): Promise<RtspResponse> {
+  const { server, conn, request, user } = context;
   const ref = parseStreamRef(request.uri);
   if (!ref || ref.name === "") throw new RtspError(400, "SETUP needs a stream name");
   const header = request.headers.get("transport");
@@ -33,6 +33,10 @@ export async function setup(
     usedChannels: conn.usedChannels,
     secure: conn.secure,
   });
+  if (isRecordMode(spec)) return setupRecord(context, ref, spec);
+  if (spec.mode !== undefined && spec.mode.replace(/"/g, "").trim().toLowerCase() !== "play") {
+    throw new RtspError(461, `mode=${spec.mode} is not supported (play, or record after ANNOUNCE)`);
+  }
   server.sessions.checkRoom();
   const stream = await server.streams.open(ref.name);
   const dialect = setupDialect(request, ref, spec);
@@ -70,7 +74,14 @@ export async function setup(
     rtcp: server.rtcp,
     now: () => server.clock.now(),
     onSkip: (s, _frame, why) => server.log(`session ${s.id}: skipped ${why}`),
-    onEnd: (s) => server.log(`session ${s.id}: end of stream after ${s.player.sent} frames`),
+    onEnd: (s) => {
+      if (!stream.live) {
+        server.log(`session ${s.id}: end of stream after ${s.player.sent} frames`);
+        return;
+      }
+      server.log(`session ${s.id}: the publisher of ${ref.name} has gone; ended`);
+      conn.endSession(s, "the publisher has gone");
+    },
   });
   server.sessions.add(session);
   conn.sessions.add(session);
