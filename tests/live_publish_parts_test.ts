@@ -48,8 +48,14 @@ Deno.test("ANNOUNCE SDP: anything but one RTP/JPEG video track is 415 saying wha
 
 Deno.test("LivePaths: one publisher per path (455), paths by form, on the air after RECORD, free after", () => {
   const paths = new LivePaths();
-  const stream = {} as never;
-  const other = {} as never;
+  const fake = (frames: number) =>
+    ({
+      source: {
+        counters: { frames, framesDropped: 1, framesCapped: 2, malformed: 3 },
+      },
+    }) as never;
+  const stream = fake(10);
+  const other = fake(5);
   const owner = {};
   paths.claim("live/cam", stream, owner, "127.0.0.1:1", 0);
   assert.equal(paths.onAir("live/cam"), undefined, "not before RECORD");
@@ -64,6 +70,8 @@ Deno.test("LivePaths: one publisher per path (455), paths by form, on the air af
   paths.release("live/cam", stream);
   assert.equal(paths.get("live/cam"), undefined);
   paths.claim("live/cam", other, {}, "127.0.0.1:2", 2);
+  // What a publish took in outlives its path: the ended one's and the live one's.
+  assert.deepEqual(paths.intake(), { frames: 15, framesDropped: 2, framesCapped: 4, malformed: 6 });
   for (
     const bad of ["../etc", "a//b", "a/../b", "x y", "", ".", "a/.", "%2e%2e", "a".repeat(201)]
   ) {

@@ -40,8 +40,9 @@ export interface LiveFrame {
 
 /** What a live source counted. */
 export interface LiveSourceCounters {
-  /** RTP packets taken in, and their bytes. */
+  /** RTP packets taken in (every datagram, whatever it is). */
   packets: number;
+  /** Bytes of those datagrams. */
   bytes: number;
   /** Datagrams that are not RTP of the announced payload type. */
   malformed: number;

@@ -22,6 +22,18 @@ export interface LivePath {
   onAir: boolean;
 }
 
+/** What publishes took in: frames and malformed packets (`LiveSource` counters). */
+export interface LiveIntake {
+  /** Complete frames released to readers. */
+  frames: number;
+  /** Frames that could not be completed. */
+  framesDropped: number;
+  /** Complete frames over the rate cap. */
+  framesCapped: number;
+  /** Datagrams that were not RTP of the announced payload type. */
+  malformed: number;
+}
+
 /** Paths a publisher may name: letters, digits and `._~-`, in `/`-separated parts. */
 const PUBLISHABLE = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
 
@@ -31,6 +43,8 @@ export const MAX_PATH_LENGTH = 200;
 /** The live paths of one server. */
 export class LivePaths {
   readonly #paths = new Map<string, LivePath>();
+  /** What the publishes that ended took in (added to once per release). */
+  readonly #ended: LiveIntake = { frames: 0, framesDropped: 0, framesCapped: 0, malformed: 0 };
 
   /** Every claimed path. */
   get all(): Iterable<LivePath> {
@@ -80,11 +94,27 @@ export class LivePaths {
 
   /** Let go of `path`, if `stream` still holds it. */
   release(path: string, stream: LiveStream): void {
-    if (this.#paths.get(path)?.stream === stream) this.#paths.delete(path);
+    if (this.#paths.get(path)?.stream !== stream) return;
+    this.#paths.delete(path);
+    addIntake(this.#ended, stream.source.counters);
+  }
+
+  /** What every publish took in so far, ended or live (for totals that outlive the paths). */
+  intake(): LiveIntake {
+    const totals = { ...this.#ended };
+    for (const claim of this.#paths.values()) addIntake(totals, claim.stream.source.counters);
+    return totals;
   }
 
   /** The claims `owner` made (to release those it never set up when it goes). */
   ownedBy(owner: object): LivePath[] {
     return [...this.#paths.values()].filter((claim) => claim.owner === owner);
   }
+}
+
+function addIntake(to: LiveIntake, from: LiveIntake): void {
+  to.frames += from.frames;
+  to.framesDropped += from.framesDropped;
+  to.framesCapped += from.framesCapped;
+  to.malformed += from.malformed;
 }

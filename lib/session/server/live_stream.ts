@@ -202,7 +202,11 @@ export class LivePlayer implements Player {
       this.#playing = true;
       this.#lastSentAt = now;
     }
-    return { startSec: this.positionSec, rtptime: this.nextTimestamp, scale: 1 };
+    // The Range starts where RTP-Info's rtptime is: at the next frame, one
+    // period after the live edge (the frame at the edge has already gone).
+    const latest = this.#stream.source.latest;
+    const startSec = latest ? latest.mediaSec + 1 / this.#stream.source.fps : this.#position;
+    return { startSec, rtptime: this.nextTimestamp, scale: 1 };
   }
 
   pause(): number {

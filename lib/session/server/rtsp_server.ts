@@ -17,6 +17,7 @@ import { realClock, sleep } from "../../net/clock.ts";
 import { PreciseSleep, preciseSleepSupport } from "../../net/precise_sleep.ts";
 import { processUsage } from "../../net/process_usage.ts";
 import { type PairCounters, UdpPortPair } from "../../net/udp_port_pair.ts";
+import type { LiveSourceCounters } from "../../media/live_source.ts";
 import { RTP_HEADER_SIZE } from "../../wire/rtp_packet.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
 import { type PacedTask, Pacer } from "./pacer.ts";
@@ -267,6 +268,7 @@ export class RtspServer {
       },
       files: (max) => context.streams.files(max),
       sessions: this.#sessions,
+      live: context.streams.live,
       counters: this.counters,
       requests: context.requests,
       udp: this.#udp.counters,
@@ -308,6 +310,44 @@ export class RtspServer {
   /** Start measuring {@linkcode pacingLateness} afresh. */
   resetPacingLateness(): void {
     this.#pacer.lateness.reset();
+  }
+
+  /**
+   * Each live path on the air: its readers playing, and how long its frames
+   * took from the publisher's packets arriving to the readers' packets
+   * leaving (after the send call), from the frame's last packet and from its
+   * first, in ms, since the path went on the air or the last reset.
+   */
+  get liveLatency(): {
+    path: string;
+    readers: number;
+    fromLast: LatencySummary;
+    fromFirst: LatencySummary;
+  }[] {
+    return [...this.#context.streams.live.all].filter((claim) => claim.onAir).map((claim) => ({
+      path: claim.path,
+      readers: claim.stream.playing,
+      fromLast: claim.stream.latency.summary(),
+      fromFirst: claim.stream.latencyFromFirst.summary(),
+    }));
+  }
+
+  /** Start measuring {@linkcode liveLatency} afresh, on every live path. */
+  resetLiveLatency(): void {
+    for (const { stream } of this.#context.streams.live.all) {
+      stream.latency.reset();
+      stream.latencyFromFirst.reset();
+    }
+  }
+
+  /**
+   * The counters of the live source a publisher of `path` feeds (packets,
+   * malformed, foreign, out of order, frames, dropped, capped), while a
+   * publisher holds the path; the object goes on counting until that
+   * publisher is gone. Read-only: for tests and monitoring.
+   */
+  liveCounters(path: string): Readonly<LiveSourceCounters> | undefined {
+    return this.#context.streams.live.get(path)?.stream.source.counters;
   }
 
   /** Traffic counters of the RTP/RTCP sockets. */

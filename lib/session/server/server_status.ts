@@ -14,11 +14,13 @@
 import type { ProcessUsage } from "../../net/process_usage.ts";
 import type { Dialect } from "../../wire/dialect.ts";
 import type { LatencyBuckets, LatencyHistogram } from "./latency_histogram.ts";
+import type { LivePaths } from "./live_paths.ts";
+import type { LiveStream } from "./live_stream.ts";
 import type { TransportKind } from "./media_transport.ts";
 import type { RequestCount, RequestCounts } from "./request_counts.ts";
 import type { ServedStream } from "./served_stream.ts";
 import type { ServerCounters } from "./server_context.ts";
-import type { SessionState } from "./server_session.ts";
+import type { ServerSession, SessionState } from "./server_session.ts";
 import type { SentTotals, SessionTable } from "./session_table.ts";
 import type { CatalogFile } from "./stream_catalog.ts";
 
@@ -52,6 +54,8 @@ export interface ServerStatus {
   filesTruncated: boolean;
   /** Every session (RTSP) and live view (HTTP), oldest first. */
   sessions: SessionStatus[];
+  /** The paths publishers hold, by path. */
+  live: LivePathStatus[];
   /** Counters since the server started. */
   totals: StatusTotals;
   /** How late the pacer ran frames against their schedule, since the server started. */
@@ -133,19 +137,21 @@ export interface SessionStatus {
   file: string;
   /** `lab`, `rtsp` or `http` (a live view). */
   dialect: Dialect | "http";
+  /** `play`, or `record`: a publisher's session (its frames are on its live path's entry). */
+  mode: "play" | "record";
   /** How its media leaves: `udp`, `tcp` (interleaved) or `http`. */
   transport: TransportKind | "http";
   /** Where exactly, e.g. `udp 127.0.0.1:5008-5009`, `tcp channels 0-1`, `http multipart`. */
   transportDescription: string;
-  /** `ready` or `playing`; a live view whose file ended: `ended`. */
+  /** `ready`, `playing` or (a publisher) `recording`; a live view whose stream ended: `ended`. */
   state: SessionState | "ended";
   /** Media time of the next frame, seconds. */
   positionSec: number;
-  /** Frames sent. */
+  /** Frames sent (0 for a publisher's session). */
   framesSent: number;
   /** Frames not sent: too large for a lab datagram, or (live view) not read in time. */
   framesDropped: number;
-  /** RTP packets sent (null for a live view, which sends no RTP). */
+  /** RTP packets sent (null for a live view or a publisher's session, which send no RTP). */
   packetsSent: number | null;
   /** Bytes sent: RTP payload bytes, or what went into a live view's response. */
   bytesSent: number;
@@ -153,6 +159,64 @@ export interface SessionStatus {
   receiverReport: ReceiverReportStatus | null;
   /** Seconds since it was set up. */
   ageSec: number;
+}
+
+/** Where a live path is: announced (not yet RECORDed), recording, or paused by its publisher. */
+export type LivePathState = "announced" | "recording" | "paused";
+
+/** Every {@linkcode LivePathState}, in order. */
+export const LIVE_PATH_STATES: readonly LivePathState[] = ["announced", "recording", "paused"];
+
+/** One path a publisher holds (ANNOUNCE claimed it). */
+export interface LivePathStatus {
+  /** The path, e.g. `cam` or `live/door`. */
+  path: string;
+  /** `host:port` of the publisher's RTSP connection. */
+  publisher: string;
+  /** How its RTP comes in: `udp` or `tcp` (interleaved); null before its SETUP. */
+  transport: TransportKind | null;
+  /** `announced` until RECORD, then `recording` (`paused` after a PAUSE). */
+  state: LivePathState;
+  /** Seconds since it was announced. */
+  sinceSec: number;
+  /** The frame rate announced (or the server's fps when the SDP gave none). */
+  fps: number;
+  /** Picture size of its first frame (null before one came). */
+  width: number | null;
+  /** Picture height of its first frame. */
+  height: number | null;
+  /** Complete frames taken in and forwarded. */
+  frames: number;
+  /** Frames that could not be completed (a fragment lost, a bad payload or JPEG). */
+  framesDropped: number;
+  /** Complete frames dropped for coming faster than twice the announced rate. */
+  framesCapped: number;
+  /** Datagrams that were not RTP of the announced payload type. */
+  malformed: number;
+  /** Readers set up on it: RTSP sessions and HTTP live views. */
+  readers: number;
+  /** Readers playing it now. */
+  playing: number;
+  /** The recording (`--record-dir`): its file name there and the frames written. */
+  recording: { file: string; frames: number } | null;
+}
+
+/** The live paths, counted (whether or not the lists are asked for). */
+export interface LiveTotals {
+  /** Paths held now. */
+  paths: number;
+  /** Paths held now, by state. */
+  pathsBy: Record<LivePathState, number>;
+  /** Readers of every path now (RTSP sessions and HTTP live views). */
+  readers: number;
+  /** Complete frames taken in from every publisher, since the server started. */
+  framesReceived: number;
+  /** Frames from publishers that could not be completed, since the start. */
+  framesDropped: number;
+  /** Frames from publishers over their rate cap, since the start. */
+  framesCapped: number;
+  /** Malformed datagrams from publishers, since the start. */
+  malformed: number;
 }
 
 /** The HTTP side's counters. */
@@ -221,6 +285,8 @@ export interface StatusTotals {
   receiverReports: number;
   /** The HTTP side's counters (null without HTTP). */
   http: HttpTotals | null;
+  /** The live paths and what their publishers sent. */
+  live: LiveTotals;
 }
 
 /** Pacing lateness since the server started (SIGUSR2's reset does not apply). */
@@ -248,6 +314,8 @@ export interface StatusSources {
   server: Omit<ServerInfo, "startedAt" | "uptimeSec">;
   files(max: number): Promise<{ files: CatalogFile[]; truncated: boolean }>;
   sessions: SessionTable;
+  /** The paths publishers hold. */
+  live: LivePaths;
   counters: ServerCounters;
   requests: RequestCounts;
   udp: { rtpSent: number; rtpSendCalls: number; sendErrors: number; sendDropped: number };
@@ -263,9 +331,10 @@ const seconds = (ms: number) => Math.max(0, ms) / 1000;
 /** What a snapshot includes. */
 export interface StatusOptions {
   /**
-   * The lists of files and sessions; without them (`false`) `files` and
-   * `sessions` are empty, the media directory is not read and no row is
-   * built per session: what `/metrics`, which shows only totals, asks for.
+   * The lists of files, sessions and live paths; without them (`false`)
+   * `files`, `sessions` and `live` are empty, the media directory is not
+   * read and no row is built per session or path: what `/metrics`, which
+   * shows only totals, asks for.
    * @default {true}
    */
   lists?: boolean;
@@ -301,9 +370,13 @@ export async function serverStatus(
   }));
   const sessionsBy: Record<string, number> = {};
   const count = (key: string) => sessionsBy[key] = (sessionsBy[key] ?? 0) + 1;
+  /** The publisher's session of each live stream set up for recording. */
+  const publishers = new Map<LiveStream, ServerSession>();
   for (const session of sessions.byId.values()) {
     count(`${session.dialect}/${session.transport.kind}`);
+    if (session.publisher) publishers.set(session.publisher.stream, session);
   }
+  const live = liveStatuses(sources.live, publishers, now, lists);
   if (sessions.viewers.size > 0) sessionsBy["http/http"] = sessions.viewers.size;
   const sent = sessions.sent();
   const late = sources.lateness.summarySinceStart();
@@ -317,6 +390,7 @@ export async function serverStatus(
     files,
     filesTruncated: listing.truncated,
     sessions: sessionRows,
+    live: live.rows,
     totals: {
       sessions: sessions.size,
       liveViews: sessions.viewers.size,
@@ -343,6 +417,7 @@ export async function serverStatus(
       rtcpMalformed: rtcp.malformed,
       receiverReports: rtcp.receiverReports,
       http: sources.http,
+      live: live.totals,
     },
     pacing: {
       count: late.count,
@@ -366,13 +441,15 @@ function sessionStatuses(table: SessionTable, now: number): SessionStatus[] {
       client: s.client,
       file: s.streamName,
       dialect: s.dialect,
+      mode: s.mode,
       transport: s.transport.kind,
       transportDescription: s.transportDescription,
       state: s.state,
       positionSec: s.positionSec,
-      framesSent: s.framesSent,
+      // A publisher's session sends nothing: what it takes in is on its path's entry.
+      framesSent: s.publisher ? 0 : s.framesSent,
       framesDropped: s.framesSkipped,
-      packetsSent: s.packetsSent,
+      packetsSent: s.publisher ? null : s.packetsSent,
       bytesSent: s.octetsSent,
       receiverReport: report
         ? {
@@ -392,6 +469,7 @@ function sessionStatuses(table: SessionTable, now: number): SessionStatus[] {
       client: v.client,
       file: v.streamName,
       dialect: "http",
+      mode: "play",
       transport: "http",
       transportDescription: "http multipart/x-mixed-replace",
       state: v.playing ? "playing" : "ended",
@@ -407,4 +485,68 @@ function sessionStatuses(table: SessionTable, now: number): SessionStatus[] {
   }
   rows.sort((a, b) => a.started - b.started);
   return rows.map(({ started: _, ...row }) => row);
+}
+
+/**
+ * The live paths (with `lists`, a row each, by path) and their totals. A
+ * path's state and transport are its publisher's session's, found in
+ * `publishers`.
+ */
+function liveStatuses(
+  live: LivePaths,
+  publishers: ReadonlyMap<LiveStream, ServerSession>,
+  now: number,
+  lists: boolean,
+): { rows: LivePathStatus[]; totals: LiveTotals } {
+  const intake = live.intake();
+  const totals: LiveTotals = {
+    paths: 0,
+    pathsBy: { announced: 0, recording: 0, paused: 0 },
+    readers: 0,
+    framesReceived: intake.frames,
+    framesDropped: intake.framesDropped,
+    framesCapped: intake.framesCapped,
+    malformed: intake.malformed,
+  };
+  const rows: LivePathStatus[] = [];
+  for (const claim of live.all) {
+    const { stream } = claim;
+    const session = publishers.get(stream);
+    const state: LivePathState = !claim.onAir
+      ? "announced"
+      : session?.state === "recording"
+      ? "recording"
+      : "paused";
+    totals.paths++;
+    totals.pathsBy[state]++;
+    totals.readers += stream.readers;
+    if (!lists) continue;
+    const { source } = stream;
+    const c = source.counters;
+    const recorder = session?.publisher?.recorder;
+    rows.push({
+      path: claim.path,
+      publisher: claim.publisher,
+      transport: session?.transport.kind ?? null,
+      state,
+      sinceSec: seconds(now - claim.claimedAt),
+      fps: source.fps,
+      width: source.width || null,
+      height: source.height || null,
+      frames: c.frames,
+      framesDropped: c.framesDropped,
+      framesCapped: c.framesCapped,
+      malformed: c.malformed,
+      readers: stream.readers,
+      playing: stream.playing,
+      recording: recorder
+        ? {
+          file: recorder.path.slice(recorder.path.lastIndexOf("/") + 1),
+          frames: recorder.counters.frames,
+        }
+        : null,
+    });
+  }
+  rows.sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  return { rows, totals };
 }

@@ -9,9 +9,12 @@
  * | `/metrics`               | the Prometheus exposition (`metrics.ts`)                        |
  * | `/live/<file>[?t=SEC]`   | the file as a live MJPEG stream (`live_view.ts`)                |
  * | `/snapshot/<file>?t=SEC` | one JPEG (`snapshot.ts`)                                        |
+ * | `/live/<path>`           | a publisher's live path, as it arrives (`t` may only be 0)      |
+ * | `/snapshot/<path>`       | the latest frame of a live path (`t` ignored)                   |
  *
  * Its limits: GET and HEAD only (405), the same users as RTSP (401), names
- * resolved inside the media directory only (404, as RTSP), a cap on the
+ * resolved as RTSP resolves them (a live path on the air, else a file inside
+ * the media directory only; 404 otherwise), a cap on the
  * requests in progress (503; a live view is one while it plays), live views
  * counted under the session limit (503). Errors are logged, one line each,
  * as are live views starting and ending; the status polls are not.
@@ -230,7 +233,12 @@ export class WebServer {
     try {
       return snapshotResponse(stream, sec, head);
     } catch (error) {
-      if (error instanceof InvalidRangeError) return { status: 400, reason: error.message };
+      if (error instanceof InvalidRangeError) {
+        // A live path whose publisher has sent no whole frame yet: try again shortly.
+        return stream.live
+          ? { status: 503, reason: error.message, headers: [["Retry-After", "1"]] }
+          : { status: 400, reason: error.message };
+      }
       throw error;
     }
   }

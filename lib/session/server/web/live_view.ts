@@ -1,10 +1,12 @@
 /**
- * `/live/<file>`: one viewer's MJPEG stream over HTTP
- * (`multipart/x-mixed-replace`, which a browser shows in a plain `<img>`).
+ * `/live/<file>` (or `/live/<path>` of a publisher): one viewer's MJPEG
+ * stream over HTTP (`multipart/x-mixed-replace`, which a browser shows in a
+ * plain `<img>`).
  *
  * The viewer is a session in all but protocol: a {@linkcode Player} of the
- * file's shared stream, paced by the server's one pacer at its fps, with a
- * place under the session limit. Each frame it is sent goes into the
+ * stream, with a place under the session limit. A file's player is paced by
+ * the server's one pacer at its fps; a live path's gets each frame as the
+ * publisher's arrives, and ends when the publisher goes. Each frame it is sent goes into the
  * response body as one part, unless the client has not yet read the frame
  * before (the body's queue holds anything at all): then the frame is
  * dropped and counted, so a client that stops reading costs at most one
@@ -37,7 +39,7 @@ export interface LiveViewOptions {
   now(): number;
   /** Told of each frame dropped (for the server's counter). */
   onDrop(): void;
-  /** Called once when the view ends: its file ended, its client went, or the server closes. */
+  /** Called once when the view ends: its stream ended, its client went, or the server closes. */
   onClose(view: LiveView): void;
 }
 
@@ -105,11 +107,15 @@ export class LiveView implements Viewer {
     this.#player.play(this.#options.now(), { start: startSec });
   }
 
-  /** End the view: no more frames, the response ends, the place is given back. Idempotent. */
+  /**
+   * End the view: no more frames, the response ends, the place is given
+   * back (and a live stream forgets the reader). Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#player.pause();
+    this.#player.close?.();
     try {
       this.#controller?.close();
     } catch { /* cancelled by the client: already closed */ }

@@ -3,13 +3,14 @@
  * format, version 0.0.4 (`# HELP`, `# TYPE`, then one sample per line).
  *
  * Labels take only values from small fixed sets (dialect, transport, method,
- * status code, cap, reason): nothing per session, client or file, so the
- * number of series stays bounded whatever the clients do.
+ * status code, cap, reason, state): nothing per session, client, file or
+ * live path, so the number of series stays bounded whatever the clients
+ * (and publishers) do.
  *
  * @module
  */
 import type { RequestCount } from "../request_counts.ts";
-import type { ServerStatus } from "../server_status.ts";
+import { LIVE_PATH_STATES, type ServerStatus } from "../server_status.ts";
 
 /** The Content-Type of the exposition format. */
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -199,6 +200,38 @@ export function formatMetrics(status: ServerStatus): string {
     "counter",
     "Frames of HTTP live views dropped because the client had not read the previous one.",
     [[{}, t.http?.liveFramesDropped ?? 0]],
+  );
+  const live = t.live;
+  out.family(
+    `${PREFIX}live_paths`,
+    "gauge",
+    "Paths publishers hold now, by state (announced: before RECORD; recording; paused).",
+    LIVE_PATH_STATES.map((state) => [{ state }, live.pathsBy[state]]),
+  );
+  out.family(
+    `${PREFIX}live_path_readers`,
+    "gauge",
+    "Readers of every live path now: RTSP sessions and HTTP live views.",
+    [[{}, live.readers]],
+  );
+  out.family(
+    `${PREFIX}live_path_frames_received_total`,
+    "counter",
+    "Complete frames taken in from publishers and forwarded to the readers.",
+    [[{}, live.framesReceived]],
+  );
+  out.family(
+    `${PREFIX}live_path_frames_dropped_total`,
+    "counter",
+    "Frames from publishers not forwarded: incomplete (a fragment lost, a bad payload or JPEG), " +
+      "or capped (faster than twice the announced rate).",
+    [[{ reason: "incomplete" }, live.framesDropped], [{ reason: "capped" }, live.framesCapped]],
+  );
+  out.family(
+    `${PREFIX}live_path_malformed_packets_total`,
+    "counter",
+    "Datagrams from publishers that were not RTP of the announced payload type.",
+    [[{}, live.malformed]],
   );
   const h = status.pacing.histogram;
   out.histogram(

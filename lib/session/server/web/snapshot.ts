@@ -1,7 +1,8 @@
 /**
  * `/snapshot/<file>?t=SEC`: one JPEG, the frame shown at media time SEC
  * (frame k is shown from k / fps until the next one, as a player sends it),
- * straight from the file's shared frames.
+ * straight from the file's shared frames. For a publisher's live path, the
+ * latest complete frame, whatever SEC.
  *
  * @module
  */
@@ -28,8 +29,9 @@ export function snapshotResponse(stream: ServedStream, sec: number, head: boolea
     headers: {
       "Content-Type": "image/jpeg",
       "Content-Length": String(jpeg.length),
-      // The frames of a file do not change while it is served; a changed file is reloaded.
-      "Cache-Control": "no-cache",
+      // The frames of a file do not change while it is served (a changed file is
+      // reloaded); a live path's latest frame does, all the time.
+      "Cache-Control": stream.live ? "no-store" : "no-cache",
     },
   });
 }

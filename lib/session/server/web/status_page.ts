@@ -1,7 +1,8 @@
 /**
  * `/`: the status page, one self-contained HTML file (no external assets)
- * that fetches `status.json` every second and shows the files, the sessions,
- * the totals and the pacing lateness. It writes the server's data into the
+ * that fetches `status.json` every second and shows the files, the live
+ * paths publishers hold (when there are any), the sessions, the totals and
+ * the pacing lateness. It writes the server's data into the
  * page only as text (`textContent`, encoded URLs), never as HTML, so a file
  * name cannot inject markup; the Content-Security-Policy allows its one
  * inline script (by hash) and style, and connections to this server only.
@@ -91,6 +92,31 @@ function render(s) {
     link(row, "live", "live/" + encodeURIComponent(f.name));
     link(row, "snapshot", "snapshot/" + encodeURIComponent(f.name) + "?t=0");
   });
+  $("live-section").hidden = s.live.length === 0;
+  fill($("live"), s.live, 12, (row, p) => {
+    row.dataset.live = p.path;
+    const text = (field, value) => { cell(row, value, undefined, "text").dataset.field = field; };
+    const count = (field, value) => { cell(row, num(value), value).dataset.field = field; };
+    text("path", p.path);
+    text("publisher", p.publisher + (p.transport ? " (" + p.transport + ")" : ""));
+    text("state", p.state);
+    count("fps", p.fps);
+    cell(row, p.width === null ? "\\u2013" : p.width + "\\u00d7" + p.height, undefined)
+      .dataset.field = "picture";
+    count("frames", p.frames);
+    count("framesDropped", p.framesDropped);
+    count("framesCapped", p.framesCapped);
+    count("readers", p.readers);
+    const rec = p.recording;
+    text("recording", rec ? rec.file + " (" + rec.frames + " frames)" : "\\u2013");
+    if (p.state === "announced") {
+      cell(row, "\\u2013", undefined, "text");
+      cell(row, "\\u2013", undefined, "text");
+    } else {
+      link(row, "live", "live/" + encodeURIComponent(p.path));
+      link(row, "snapshot", "snapshot/" + encodeURIComponent(p.path));
+    }
+  });
   fill($("sessions"), s.sessions, 14, (row, x) => {
     row.dataset.session = x.id;
     const text = (field, value) => { cell(row, value, undefined, "text").dataset.field = field; };
@@ -162,6 +188,14 @@ const BODY = `<h1>rtsp-server</h1>
 <table><thead><tr><th class="text">file</th><th>frames</th><th>duration</th><th>picture</th>
 <th>bytes</th><th>watching</th><th class="text">live</th><th class="text">still</th></tr></thead>
 <tbody id="files"></tbody></table>
+<div id="live-section" hidden>
+<h2>Live paths</h2>
+<table><thead><tr><th class="text">path</th><th class="text">publisher</th>
+<th class="text">state</th><th>fps</th><th>picture</th><th>frames</th><th>dropped</th>
+<th>capped</th><th>readers</th><th class="text">recording</th><th class="text">live</th>
+<th class="text">still</th></tr></thead>
+<tbody id="live"></tbody></table>
+</div>
 <h2>Sessions</h2>
 <table><thead><tr><th class="text">session</th><th class="text">client</th>
 <th class="text">file</th><th class="text">dialect</th><th class="text">transport</th>
