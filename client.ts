@@ -31,6 +31,14 @@ import {
   RTSP_DEFAULT_PORTS,
 } from "./lib/session/client/client_url.ts";
 import { clientReportInput, writeClientReport } from "./lib/session/client/client_report.ts";
+import { formatPublishSummary, RtspPublisher } from "./lib/session/client/rtsp_publisher.ts";
+import {
+  checkPublishLimits,
+  MAX_PUBLISH_FPS,
+  type PublisherOptions,
+  type PublishLimits,
+  resolvePublisherOptions,
+} from "./lib/session/client/publish_options.ts";
 
 /** The interactive commands, as the help and the prompt list them. */
 const COMMANDS = "setup, play, pause, seek SEC, teardown, stats, quit";
@@ -38,6 +46,7 @@ const COMMANDS = "setup, play, pause, seek SEC, teardown, stats, quit";
 const USAGE = `Usage: rtsp-client <server_host> <server_port> <rtp_port> <video_file> [options]
        rtsp-client rtsp://[name:password@]host[:port]/path [options]
        rtsp-client rtsps://[name:password@]host[:port]/path [options]
+       rtsp-client --publish FILE rtsp://[name:password@]host[:port]/path [publish options]
 
 Plays <video_file> from an RTSP server, receiving RTP on UDP <rtp_port>
 (0 picks a free port; in standard RTSP, RTCP uses the port above), and
@@ -84,11 +93,25 @@ Options:
   --quiet            no live status line
   -h, --help         this help
 
+Publishing (--publish FILE URL): sends the lab MJPEG FILE to an RTSP server
+that takes streams, as ffmpeg -re -i FILE -f rtsp URL does: ANNOUNCE (SDP of
+one JPEG track), SETUP <URL>/streamid=0 with mode=record, RECORD, then the
+frames as RTP/JPEG (RFC 2435) paced at --fps, RTCP sender reports, and at
+the end (or on Ctrl-C) an RTCP BYE and TEARDOWN, then one summary line.
+  --fps N            frames per second, above 0 and up to ${MAX_PUBLISH_FPS} (default ${D.fps})
+  --loop             start the file again after its last frame, until stopped
+  --transport T      ${D.transport} (default) or tcp (interleaved on the RTSP connection);
+                     rtsps:// takes only ${D.tlsTransport}
+  --frames N         stop after N frames
+  --duration SEC     stop after SEC seconds
+  --user, --allow-basic, --ca, --quiet as above
+
 URLs: rtsp:// (port ${RTSP_DEFAULT_PORTS.rtsp} unless given) or rtsps:// (RTSP over TLS, port
 ${RTSP_DEFAULT_PORTS.rtsps} unless given; media interleaved on the encrypted connection). A
 password is never printed: URLs are shown as rtsp://name@host:port/path.
 
-Example: rtsp-client 127.0.0.1 1025 5008 video.mjpeg --out frames/`;
+Examples: rtsp-client 127.0.0.1 1025 5008 video.mjpeg --out frames/
+          rtsp-client --publish video.mjpeg rtsp://127.0.0.1:8554/live/cam --fps 20`;
 
 const EXIT_USAGE = 2;
 const EXIT_FAILURE = 1;
@@ -137,12 +160,14 @@ function optionError(
   usageError(`${flag} "${text}" is not valid: must be ${error.rule}`);
 }
 
-function parse() {
+/** The command line, read; `given` holds the flags given explicitly (without their "--"). */
+function readArgs() {
   let parsed;
   try {
     parsed = parseArgs({
       args: Deno.args,
       allowPositionals: true,
+      tokens: true,
       options: {
         out: { type: "string" },
         frames: { type: "string" },
@@ -162,16 +187,45 @@ function parse() {
         ca: { type: "string" },
         interactive: { type: "boolean", default: false },
         quiet: { type: "boolean", default: false },
+        publish: { type: "string" },
+        fps: { type: "string" },
+        loop: { type: "boolean", default: D.loop },
         help: { type: "boolean", short: "h", default: false },
       },
     });
   } catch (error) {
     usageError(error instanceof Error ? error.message : String(error));
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) {
     console.log(USAGE);
     Deno.exit(0);
+  }
+  const given = new Set<string>(tokens.flatMap((t) => t.kind === "option" ? [t.name] : []));
+  return { values, positionals, given };
+}
+
+type Args = ReturnType<typeof readArgs>;
+
+/** Flags that only publishing takes. */
+const PUBLISH_ONLY = ["fps", "loop"];
+/** Flags of playing that publishing does not take. */
+const PLAY_ONLY = [
+  "out",
+  "start",
+  "end",
+  "stats",
+  "report",
+  "mjpeg",
+  "dialect",
+  "rtp-port",
+  "end-after",
+  "interactive",
+];
+
+function parse({ values, positionals, given }: Args) {
+  for (const flag of PUBLISH_ONLY) {
+    if (given.has(flag)) usageError(`--${flag} goes with --publish FILE`);
   }
   let host: string, portText: string, rtpText: string, resource: string;
   if (positionals.length === 1 && isRtspUrl(positionals[0])) {
@@ -481,8 +535,144 @@ async function interactiveRun(
   return 0;
 }
 
+/** Where each publisher option comes from on the command line, for usage errors. */
+const PUBLISH_FLAGS: Record<string, string> = {
+  url: "URL",
+  file: "--publish",
+  fps: "--fps",
+  transport: "--transport",
+  caCerts: "--ca",
+  username: "--user",
+  password: "--user",
+  frames: "--frames",
+  durationSec: "--duration",
+};
+
+/** `--publish FILE URL` and its flags, checked. */
+function parsePublish({ values, positionals, given }: Args) {
+  for (const flag of PLAY_ONLY) {
+    if (given.has(flag)) usageError(`--${flag} is not used with --publish`);
+  }
+  if (positionals.length !== 1 || !isRtspUrl(positionals[0])) {
+    usageError("--publish FILE takes one rtsp:// or rtsps:// URL to publish to");
+  }
+  try {
+    parseClientUrl(positionals[0]);
+  } catch (error) {
+    usageError(error instanceof Error ? error.message : String(error)); // no password in it
+  }
+  const publisher: PublisherOptions = {
+    url: positionals[0],
+    file: values.publish!,
+    fps: numberOf(values.fps),
+    transport: values.transport as PublisherOptions["transport"],
+    loop: values.loop,
+    allowBasic: values["allow-basic"],
+    ...credentials(values.user),
+    caCerts: values.ca === undefined ? undefined : readCaFile(values.ca),
+  };
+  const limits: PublishLimits = {
+    frames: numberOf(values.frames),
+    durationSec: numberOf(values.duration),
+  };
+  const texts: Record<string, string | undefined> = {
+    url: redactUrl(positionals[0]),
+    file: values.publish,
+    fps: values.fps,
+    transport: values.transport,
+    caCerts: values.ca,
+    frames: values.frames,
+    durationSec: values.duration,
+  };
+  try {
+    resolvePublisherOptions(publisher);
+    checkPublishLimits(limits);
+  } catch (error) {
+    if (error instanceof ClientOptionError) optionError(error, texts, PUBLISH_FLAGS);
+    throw error;
+  }
+  return { publisher, limits, quiet: values.quiet };
+}
+
+/** A live line of what was sent, on stderr, only when stderr is a terminal. */
+function publishStatus(publisher: RtspPublisher, quiet: boolean): () => void {
+  if (quiet || !Deno.stderr.isTerminal()) return () => {};
+  const encoder = new TextEncoder();
+  const timer = setInterval(() => {
+    const s = publisher.summary();
+    Deno.stderr.writeSync(encoder.encode(
+      `\r\x1b[K${s.framesSent} frames, ${s.packetsSent} packets, ${s.kbitPerSec} kbit/s`,
+    ));
+  }, 250);
+  return () => {
+    clearInterval(timer);
+    Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+  };
+}
+
+/** `rtsp-client --publish FILE URL`: ANNOUNCE, SETUP, RECORD, frames, TEARDOWN. */
+async function publishMain(args: Args): Promise<number> {
+  const { publisher: options, limits, quiet } = parsePublish(args);
+  let publisher: RtspPublisher;
+  try {
+    publisher = await RtspPublisher.open(options);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? `Cannot read ${options.file}: no such file`
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    console.error(`rtsp-client: ${why}`);
+    return EXIT_FAILURE;
+  }
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  const { file } = publisher;
+  console.log(
+    `rtsp-client: publishing ${options.file} (${file.frames} frames, ` +
+      `${file.width}x${file.height}) to ${publisher.displayUri}` +
+      `${publisher.tls ? " (TLS)" : ""} over ${publisher.transport.toUpperCase()} at ` +
+      `${options.fps ?? D.fps} frames/s${options.loop ? ", looping" : ""}`,
+  );
+  if (file.converted > 0) {
+    console.log(
+      `rtsp-client: ${file.converted} frames converted to baseline 4:2:0 JPEG for RTP/JPEG`,
+    );
+  }
+  let code = 0;
+  let stopStatus = () => {};
+  try {
+    await publisher.announce();
+    await publisher.setup();
+    await publisher.record();
+    stopStatus = publishStatus(publisher, quiet);
+    const end = await publisher.publish({ ...limits, signal: interrupt.signal });
+    stopStatus();
+    if (end === "closed") {
+      console.error(
+        `rtsp-client: ${publisher.failure ?? "the server closed the RTSP connection"}`,
+      );
+      code = EXIT_FAILURE;
+    }
+    await publisher.teardown();
+    if (end === "aborted") console.error("rtsp-client: interrupted; session torn down");
+  } catch (error) {
+    stopStatus();
+    console.error(`rtsp-client: ${error instanceof Error ? error.message : error}`);
+    code = EXIT_FAILURE;
+    await publisher.teardown().catch(() => {});
+  }
+  if (publisher.summary().framesSent > 0) console.log(formatPublishSummary(publisher.summary()));
+  await publisher.close();
+  Deno.removeSignalListener("SIGINT", onSignal);
+  return code;
+}
+
 async function main(): Promise<number> {
-  const options = parse();
+  const args = readArgs();
+  if (args.values.publish !== undefined) return await publishMain(args);
+  const options = parse(args);
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
   Deno.addSignalListener("SIGINT", onSignal);

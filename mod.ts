@@ -45,6 +45,10 @@ export type { ServerUser } from "./lib/session/server/server_auth.ts";
 export {
   type FileStatus,
   type HttpTotals,
+  LIVE_PATH_STATES,
+  type LivePathState,
+  type LivePathStatus,
+  type LiveTotals,
   MAX_LISTED_FILES,
   PACING_BUCKETS_MS,
   type PacingStatus,
@@ -62,6 +66,7 @@ export type { LatencyBuckets } from "./lib/session/server/latency_histogram.ts";
 export type { TransportKind } from "./lib/session/server/media_transport.ts";
 export type { ProcessUsage } from "./lib/net/process_usage.ts";
 export type { ServerCounters } from "./lib/session/server/server_context.ts";
+export type { LiveSourceCounters } from "./lib/media/live_source.ts";
 export type { SessionInfo, SessionState } from "./lib/session/server/server_session.ts";
 export type { Clock, TimerHandle } from "./lib/net/clock.ts";
 export { SERVER_METHODS } from "./lib/session/server/method_table.ts";
@@ -84,10 +89,25 @@ export {
   type StreamClientOptions,
 } from "./lib/session/client/client_options.ts";
 export {
+  type RequestOptions,
   RtspClient,
   RtspClientError,
   type RtspClientOptions,
 } from "./lib/session/client/rtsp_client.ts";
+export {
+  formatPublishSummary,
+  PUBLISH_CONTROL,
+  type PublishedFile,
+  type PublishEnd,
+  type PublishSummary,
+  type RtpRtcpPair,
+  RtspPublisher,
+} from "./lib/session/client/rtsp_publisher.ts";
+export {
+  MAX_PUBLISH_FPS,
+  type PublisherOptions,
+  type PublishLimits,
+} from "./lib/session/client/publish_options.ts";
 export { type Datagram, RtpReceiver } from "./lib/session/client/rtp_receiver.ts";
 export {
   formatSummary,
@@ -183,7 +203,12 @@ export {
   type RtpJpegPacketView,
 } from "./lib/wire/rfc2435_depacketizer.ts";
 export { isCompleteJpeg, jpegProblem } from "./lib/wire/jpeg.ts";
-export type { InterleavedFrame, MessageEnd, RtspResponse } from "./lib/wire/rtsp_message.ts";
+export type {
+  InterleavedFrame,
+  MessageEnd,
+  RtspRequest,
+  RtspResponse,
+} from "./lib/wire/rtsp_message.ts";
 export { RtspHeaders } from "./lib/wire/rtsp_headers.ts";
 export {
   parseTransport,

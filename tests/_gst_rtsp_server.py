@@ -10,6 +10,11 @@ rtpjpegpay sends as they are (quantization tables in-band, Q 255).
 The stream is finite (--frames at --fps), so GStreamer sends an RTCP BYE at
 its end (rtpsession schedules one on EOS).
 
+With --record DIR it takes a stream instead (RECORD mode, RFC 2326 §10.11:
+ANNOUNCE, SETUP with mode=record, RECORD): the RTP/JPEG a publisher sends
+is depayloaded (rtpjpegdepay) and each JPEG written as DIR/frame_NNNNN.jpg
+(multifilesink, numbered from 0).
+
 With --user NAME:PASSWORD it demands credentials (GstRTSPAuth): Basic,
 Digest, or both (--auth); gst-rtsp-server's Digest is MD5 without qop (the
 RFC 2069 form) and sends one WWW-Authenticate header per method. With
@@ -53,6 +58,11 @@ def parse_args():
         "instead of videotestsrc",
     )
     parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="take a published stream (RECORD mode) and write its JPEGs into DIR",
+    )
+    parser.add_argument(
         "--lifetime", type=float, default=120, help="exit after this many seconds anyway"
     )
     parser.add_argument("--user", help="NAME:PASSWORD: demand these credentials")
@@ -74,6 +84,15 @@ def parse_args():
 
 
 def launch_description(args):
+    if args.record:
+        # In RECORD mode the pipeline starts at the depayloader: the server feeds it what
+        # the publisher's SDP and RTP describe. multifilesink writes one file per buffer,
+        # and jpegparse makes each buffer one whole JPEG.
+        location = os.path.join(args.record, "frame_%05d.jpg")
+        return (
+            "( rtpjpegdepay name=depay0 ! jpegparse "
+            f'! multifilesink location="{location}" sync=false async=false )'
+        )
     caps_rate = f"framerate={args.fps}/1"
     if args.jpeg_pattern:
         # imagesequencesrc (the multifile plugin's timestamping sibling of multifilesrc):
@@ -154,7 +173,10 @@ def main():
     server.set_service(str(args.port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch_description(args))
-    factory.set_shared(True)
+    if args.record:
+        factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
+    else:
+        factory.set_shared(True)
     server.get_mount_points().add_factory(args.mount, factory)
     add_auth(server, factory, args)
     if server.attach(None) == 0:

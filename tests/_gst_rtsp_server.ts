@@ -2,6 +2,8 @@
  * Test helper: GStreamer's RTSP server (`_gst_rtsp_server.py`, GstRtspServer)
  * as a subprocess, and the checks that its peers are installed (not a test
  * file itself); the URL's scheme is an option (rtsps:// with `--tls-cert`).
+ * With `--record DIR` the server takes a published stream instead and
+ * writes its JPEGs into DIR.
  *
  * @module
  */

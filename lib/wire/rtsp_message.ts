@@ -18,6 +18,7 @@ export type MessageEnd =
 
 /** An RTSP request. */
 export interface RtspRequest {
+  /** A request. */
   kind: "request";
   /** Method, e.g. "SETUP". */
   method: string;
@@ -25,7 +26,9 @@ export interface RtspRequest {
   uri: string;
   /** Protocol version, e.g. "RTSP/1.0". */
   version: string;
+  /** The headers, in order. */
   headers: RtspHeaders;
+  /** The body (empty when there is none). */
   body: Uint8Array;
   /** How the message ended; absent for messages built in code. */
   end?: MessageEnd;

@@ -30,7 +30,8 @@ export const CLIENT_TRANSPORTS: readonly ClientTransport[] = ["udp", "tcp"];
  * `rtsp-client` run uses (`endAfterSec`, `firstPacketTimeoutSec`; the
  * library's `receive()` applies a limit only when it is given).
  * `transport` is the default over plain TCP; over TLS (an `rtsps://`
- * resource) it is `tlsTransport`, the only one TLS takes.
+ * resource) it is `tlsTransport`, the only one TLS takes. `fps`, `loop` and
+ * `maxPacketSize` are those of `PublisherOptions` (publishing a file).
  */
 export const CLIENT_DEFAULTS = {
   dialect: "auto" as ClientDialect,
@@ -47,6 +48,12 @@ export const CLIENT_DEFAULTS = {
   thumbnails: 0,
   /** The thumbnails `rtsp-client --report` keeps. */
   reportThumbnails: 60,
+  /** Publishing (`RtspPublisher`, `rtsp-client --publish`): frames sent per second. */
+  fps: 20,
+  /** Publishing: start the file again after its last frame, forever. */
+  loop: false,
+  /** Publishing: the largest RTP packet sent, RTP header included, in bytes. */
+  maxPacketSize: 1400,
 } as const;
 
 /** Options for `StreamClient.open`; each absent one takes {@linkcode CLIENT_DEFAULTS}. */

@@ -10,9 +10,11 @@
 import {
   createRequest,
   type InterleavedFrame,
+  type RtspRequest,
   type RtspResponse,
   serializeInterleaved,
   serializeRequest,
+  serializeResponse,
 } from "../../wire/rtsp_message.ts";
 import { parseSession } from "../../wire/session_header.ts";
 import { type Clock, realClock, withTimeout } from "../../net/clock.ts";
@@ -44,6 +46,12 @@ export interface RtspClientOptions {
   /** Receives interleaved frames, if any arrive. */
   onInterleaved?(frame: InterleavedFrame): void;
   /**
+   * Answers a request from the server (such as a keep-alive OPTIONS): the
+   * response returned is sent. Without it, or when it returns nothing,
+   * requests from the server are ignored.
+   */
+  onRequest?(request: RtspRequest): RtspResponse | undefined;
+  /**
    * Connect over TLS (RTSP over TLS, `rtsps://`): the server's certificate
    * must verify for `hostname`, against the system's roots and `caCerts`.
    * @default {false}
@@ -58,6 +66,14 @@ export interface RtspClientOptions {
   auth?: ClientAuthenticator;
   /** The clock timeouts are measured on. @default {realClock} */
   clock?: Clock;
+}
+
+/** Options for one {@linkcode RtspClient.request}. */
+export interface RequestOptions {
+  /** How long to wait for the reply, in ms. @default {the client's replyTimeoutMs} */
+  timeoutMs?: number;
+  /** The request's body (e.g. the SDP of an ANNOUNCE); Content-Length is written from it. */
+  body?: Uint8Array | string;
 }
 
 /** An RTSP control connection to one server. */
@@ -123,12 +139,26 @@ export class RtspClient {
     return this.#rtsp.remoteAddr;
   }
 
+  /** Our end of the connection. */
+  get localAddr(): Deno.NetAddr {
+    return this.#rtsp.conn.localAddr as Deno.NetAddr;
+  }
+
+  /** Whether the connection has ended: the server closed it, or it was closed here. */
+  get ended(): boolean {
+    return this.#readerDone;
+  }
+
   async #read(): Promise<void> {
     try {
       for await (const item of this.#rtsp.items()) {
         if (item.kind === "response") this.#replies.push(item);
         else if (item.kind === "interleaved") this.#options.onInterleaved?.(item);
-        // Requests from the server (e.g. ANNOUNCE) are not supported and ignored.
+        else {
+          // Requests from the server are answered only when onRequest says how.
+          const response = this.#options.onRequest?.(item);
+          if (response) this.#rtsp.write(serializeResponse(response)).catch(() => {});
+        }
         this.#wake?.();
       }
     } catch (error) {
@@ -159,7 +189,8 @@ export class RtspClient {
   }
 
   /**
-   * Send a request and wait for its reply.
+   * Send a request (with `options.body`, when given, and its
+   * Content-Length) and wait for its reply.
    *
    * CSeq is stamped; Session is added once known (and not for SETUP or
    * OPTIONS in the lab dialect, which never carries it there); so is
@@ -177,7 +208,7 @@ export class RtspClient {
     method: string,
     uri: string,
     headers: Record<string, string> = {},
-    options: { timeoutMs?: number } = {},
+    options: RequestOptions = {},
   ): Promise<RtspResponse> {
     const result = this.#queue.then(() => this.#exchange(method, uri, headers, options));
     this.#queue = result.catch(() => {});
@@ -189,7 +220,7 @@ export class RtspClient {
     method: string,
     uri: string,
     headers: Record<string, string>,
-    options: { timeoutMs?: number },
+    options: RequestOptions,
   ): Promise<RtspResponse> {
     const auth = this.#options.auth;
     const first = auth?.authorization(method, uri);
@@ -220,7 +251,7 @@ export class RtspClient {
     uri: string,
     headers: Record<string, string>,
     authorization: string | undefined,
-    options: { timeoutMs?: number },
+    options: RequestOptions,
   ): Promise<RtspResponse> {
     const cseq = ++this.#cseq;
     this.lastRequestAt = (this.#options.clock ?? realClock).now();
@@ -229,7 +260,7 @@ export class RtspClient {
     Object.assign(all, headers);
     if (authorization !== undefined) all.Authorization = authorization;
     if (this.dialect === "rtsp") all["User-Agent"] ??= "deno-rtsp-lab/0.1";
-    const request = createRequest(method, uri, all);
+    const request = createRequest(method, uri, all, options.body);
     await this.#rtsp.write(serializeRequest(request, { dialect: this.dialect })).catch((e) => {
       throw new RtspClientError(`Cannot send ${method}: ${e instanceof Error ? e.message : e}`);
     });
@@ -271,6 +302,29 @@ export class RtspClient {
   /** Send an interleaved frame (RTCP of a TCP-interleaved session) on the connection. */
   sendInterleaved(channel: number, data: Uint8Array): void {
     this.#rtsp.write(serializeInterleaved(channel, data)).catch(() => {});
+  }
+
+  /**
+   * Send packets as interleaved frames on `channel`, in one write.
+   *
+   * @returns When the write is done: a slow server makes it wait (TCP flow control).
+   * @throws {RtspClientError} when the connection cannot be written.
+   */
+  async writeInterleaved(channel: number, packets: readonly Uint8Array[]): Promise<void> {
+    let size = 0;
+    for (const packet of packets) size += 4 + packet.length;
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const packet of packets) {
+      out.set(serializeInterleaved(channel, packet), offset);
+      offset += 4 + packet.length;
+    }
+    if (this.#rtsp.closed) throw new RtspClientError("The RTSP connection is closed");
+    await this.#rtsp.write(out).catch((e) => {
+      throw new RtspClientError(
+        `Cannot send RTP on the RTSP connection: ${e instanceof Error ? e.message : e}`,
+      );
+    });
   }
 
   /** Whether the connection is TLS. */
