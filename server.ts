@@ -46,7 +46,8 @@ Options:
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)
   --quiet            no log line per request (SIGUSR2 still prints statistics:
-                     counters, and how late frames left against their schedule)
+                     counters, how late frames left against their schedule, and
+                     per live path how long frames took from publisher to readers)
 
 Who may watch (with none of these, everyone):
   --user NAME:PASSWORD  a user (may be repeated); every request but OPTIONS
@@ -348,11 +349,22 @@ async function main(): Promise<void> {
         `(${inspector.reason}); do not send it, and keep untrusted local users off this machine`,
     );
   }
-  /** One line of statistics; pacing lateness covers the time since the last report. */
+  /**
+   * One line of statistics; pacing lateness and each live path's latency
+   * (publisher's packets in to readers' packets out) cover the time since the
+   * last report.
+   */
   const report = (event: string): string => {
     const udp = server.udpCounters;
     const late = server.pacingLateness;
     server.resetPacingLateness();
+    const live = server.liveLatency.map(({ path, readers, fromLast: l, fromFirst: f }) =>
+      `; live ${path}: ${readers} readers, latency from a frame's last packet ` +
+      `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms, ` +
+      `max ${l.max.toFixed(2)} ms, from its first p50 ${f.p50.toFixed(2)} ms, ` +
+      `p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(2)} ms over ${l.count} frames`
+    ).join("");
+    server.resetLiveLatency();
     return `rtsp-server: ${event}: ${server.sessions.size} sessions now, ` +
       `${server.counters.sessionsCreated} in all; ` +
       `${udp.rtpSent} RTP packets over UDP in ${udp.rtpSendCalls} send calls ` +
@@ -360,7 +372,7 @@ async function main(): Promise<void> {
       `pacing lateness p50 ${late.p50.toFixed(2)} ms, p99 ${late.p99.toFixed(2)} ms, ` +
       `p99.9 ${late.p999.toFixed(2)} ms, max ${
         late.max.toFixed(2)
-      } ms over ${late.count} paced runs`;
+      } ms over ${late.count} paced runs${live}`;
   };
   const stop = () => {
     console.error(report("shutting down"));
@@ -369,7 +381,7 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
   if (Deno.build.os !== "windows") {
-    // kill -USR2: statistics now, and pacing lateness measured afresh from here.
+    // kill -USR2: statistics now, and pacing lateness and live latency measured afresh from here.
     // (Not SIGUSR1: Deno opens its inspector on that one; see closeInspectorSignal.)
     Deno.addSignalListener("SIGUSR2", () => console.error(report("statistics")));
   }

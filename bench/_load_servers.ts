@@ -63,6 +63,44 @@ export function parsePacing(stderr: string): ServerPacing | undefined {
   };
 }
 
+/** A live path's latency from our server's last statistics line, in ms. */
+export interface ServerLiveLatency {
+  /** Readers playing the path when the line was printed. */
+  readers: number;
+  /** From a frame's last packet arriving from the publisher to its packets leaving for every reader. */
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** The same from the frame's first packet arriving. */
+  fromFirstP50: number;
+  fromFirstP99: number;
+  fromFirstMax: number;
+  /** Frames fanned out to the readers over the period the line covers. */
+  frames: number;
+}
+
+/**
+ * Read live path `path`'s latency out of the last statistics line server.ts
+ * printed (on SIGUSR2: since the previous one), if it lists the path.
+ */
+export function parseLiveLatency(stderr: string, path: string): ServerLiveLatency | undefined {
+  const lines = stderr.split("\n").filter((line) => line.startsWith("rtsp-server: statistics"));
+  const line = lines.at(-1);
+  if (line === undefined) return undefined;
+  const escaped = path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  const n = "([\\d.]+)";
+  const match = new RegExp(
+    `; live ${escaped}: (\\d+) readers, latency from a frame's last packet p50 ${n} ms, ` +
+      `p99 ${n} ms, p99\\.9 ${n} ms, max ${n} ms, from its first p50 ${n} ms, p99 ${n} ms, ` +
+      `max ${n} ms over (\\d+) frames`,
+  ).exec(line);
+  if (!match) return undefined;
+  const [readers, p50, p99, p999, max, fromFirstP50, fromFirstP99, fromFirstMax, frames] = match
+    .slice(1).map(Number);
+  return { readers, p50, p99, p999, max, fromFirstP50, fromFirstP99, fromFirstMax, frames };
+}
+
 /** RTP packets sent so far, from each statistics line server.ts printed (SIGUSR2), in order. */
 export function parseRtpSent(stderr: string): number[] {
   return stderr.split("\n")
@@ -283,4 +321,76 @@ export async function startGstServer(fps: number, seconds: number): Promise<Serv
     `rtsp://127.0.0.1:${match[1]}/video.mjpeg`,
     () => Deno.remove(dir, { recursive: true }),
   );
+}
+
+/** A publisher process feeding a live path (`client.ts --publish`). */
+export interface LivePublisher {
+  readonly pid: number;
+  /** Resolves when the process has exited, to its exit code. */
+  readonly exited: Promise<number>;
+  /** CPU seconds (user + system) the process has used so far. */
+  cpuSeconds(): number;
+  /**
+   * Stop publishing (SIGINT: RTCP BYE and TEARDOWN); resolves to what it
+   * printed, stdout then stderr.
+   */
+  stop(): Promise<string>;
+}
+
+/**
+ * Start `client.ts --publish` sending video.mjpeg in a loop at `fps` to
+ * `url` (rtsp://host:port/path) over UDP, on an absolute schedule, as its
+ * own process at normal priority: its CPU is not the server's.
+ */
+export function startLivePublisher(url: string, fps: number): LivePublisher {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-P=client",
+      "client.ts",
+      "--publish",
+      "video.mjpeg",
+      url,
+      "--fps",
+      String(fps),
+      "--loop",
+      "--transport",
+      "udp",
+      "--quiet",
+    ],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  const exited = child.status.then((status) => status.code);
+  return {
+    pid: child.pid,
+    exited,
+    cpuSeconds: () => {
+      const { user, system } = procCpu(child.pid);
+      return user + system;
+    },
+    async stop() {
+      try {
+        child.kill("SIGINT");
+      } catch { /* already gone */ }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+      return (await stdout) + (await stderr);
+    },
+  };
+}
+
+/** The frame rate the publisher reports in its summary line, if it printed one. */
+export function parsePublisherFps(output: string): number | undefined {
+  const match = /published \d+ frames .*: ([\d.]+) frames\/s/.exec(output);
+  return match ? Number(match[1]) : undefined;
 }

@@ -212,3 +212,29 @@ export class LoadSession {
     }
   }
 }
+
+/**
+ * Wait until `url` plays: a probe session (DESCRIBE, SETUP, PLAY over UDP)
+ * receives an RTP packet; then it is torn down. Tries again while the stream
+ * is not there yet (a live path before its publisher's RECORD is 404).
+ */
+export async function waitUntilPlaying(url: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let why = "no packet";
+  while (performance.now() < deadline) {
+    const probe = new LoadSession("udp", url);
+    try {
+      await probe.start();
+      while (probe.record.packets === 0 && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } catch (error) {
+      why = error instanceof Error ? error.message : String(error);
+    } finally {
+      await probe.stop();
+    }
+    if (probe.record.packets > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not play within ${timeoutMs} ms (${why})`);
+}

@@ -9,7 +9,12 @@
  * micro-benchmarks first). Flags:
  *
  *   --sessions 1,10,100   session counts, one server process per point
- *   --modes udp,tcp,lab   RTP over UDP (RFC 2435), TCP interleaved, the lab dialect
+ *   --modes udp,tcp,lab,live  RTP over UDP (RFC 2435), TCP interleaved, the lab
+ *                         dialect, or UDP readers of a live path (below); a mode
+ *                         may be listed again (udp,live,udp,live: run in that order)
+ *   --repeats N           run the whole list of modes and counts N times over,
+ *                         interleaved (udp, live, udp, live, ...), then print a
+ *                         summary per point: mean and spread of the runs
  *   --gst / --no-gst      also run GStreamer's RTSP server (udp and tcp modes),
  *                         default: when python3-gi and gst-rtsp-server are installed
  *   --warmup 2 --duration 5   seconds before and of the measurement window
@@ -26,6 +31,22 @@
  *                         window, as Prometheus would
  *   --json FILE           where to write the results (default bench/results/load.json)
  *
+ * Live (`--modes live`): the server starts with no reader; one publisher
+ * process (`client.ts --publish video.mjpeg rtsp://…/live/bench --loop
+ * --fps F`, over UDP, on an absolute schedule) feeds it, and once a probe
+ * reader gets packets from the path, the N readers join it over UDP exactly
+ * as in `udp` mode (the same receivers, start-up, warm-up and window). The
+ * CPU figures are the server process's alone, not the publisher's. Columns
+ * that mean something else for live: "late" is against the publisher's
+ * RTP timestamps, so it includes the publisher's own pacing jitter; "1st
+ * pkt" includes waiting for the publisher's next frame (up to a frame
+ * period); "srv late" (the pacer's lateness) is "-" since the pacer sends no
+ * live frame. In their place the server's own record, from its SIGUSR2
+ * statistics over the window: "live p50/p99 ms", from a frame's last packet
+ * arriving from the publisher to its packets leaving for every reader
+ * (after the send call), and "from first p99", from its first packet.
+ * GStreamer has no live equivalent here: live runs ours only.
+ *
  * Send-time error: for each session, frame k's arrival minus (its RTP time
  * since the session's first frame in the window), less the smallest such
  * value in the session; so 0 is the least-delayed frame and the figure is
@@ -36,25 +57,73 @@
  */
 import { parseArgs } from "node:util";
 import { machine } from "./_machine.ts";
-import { type LoadMode, LoadSession } from "./_load_session.ts";
+import { type LoadMode, LoadSession, waitUntilPlaying } from "./_load_session.ts";
 import { epollAvailable, EpollReceiver } from "./_epoll_receiver.ts";
 import { clientIngest, serverUnpaced, type ThroughputResult } from "./_load_throughput.ts";
 import {
   gstAvailable,
+  type LivePublisher,
+  parseLiveLatency,
   parsePacing,
+  parsePublisherFps,
   type ServerUnderTest,
   startGstServer,
+  startLivePublisher,
   startOurServer,
 } from "./_load_servers.ts";
 
+/** The path the live mode's publisher publishes to. */
+const LIVE_PATH = "live/bench";
+
 const USAGE = `deno task bench:load [--sessions 1,10,100,250,500,1000,2000]
-  [--modes udp,tcp,lab] [--gst|--no-gst] [--warmup S] [--duration S] [--fps N]
-  [--udp-send gso,sendmmsg,portable] [--scrape-metrics off,idle,on] [--json FILE]`;
+  [--modes udp,tcp,lab,live] [--repeats N] [--gst|--no-gst] [--warmup S] [--duration S]
+  [--fps N] [--udp-send gso,sendmmsg,portable] [--scrape-metrics off,idle,on]
+  [--unpaced 1,10] [--ingest 6300,12600,16000] [--json FILE]`;
+
+const HELP = `${USAGE}
+
+Opens N sessions against a server in its own process and measures per session
+frames/s, packets lost and arrival lateness, and for the server process CPU ms
+per session-second, its kernel share and peak RSS. Markdown tables on stdout,
+JSON to --json.
+
+  --sessions LIST   session counts, one server process per point
+  --modes LIST      udp (RTP over UDP), tcp (interleaved), lab (the lab dialect),
+                    live (UDP readers of a live path: one publisher process,
+                    client.ts --publish video.mjpeg at --fps, looping, feeds
+                    rtsp://.../${LIVE_PATH}; the readers join once it plays).
+                    Modes run in the order listed and may repeat: udp,live,udp,live
+  --repeats N       run modes x counts N times over, interleaved; a summary per
+                    point follows (mean and sd; live against udp at the same count)
+  --gst, --no-gst   also run gst-rtsp-server (udp, tcp; never live: it has no
+                    publishing equivalent here); default: when installed
+  --gst-sessions L  counts GStreamer runs at (default 1,10,100,250,500,1000)
+  --warmup S        seconds between the last session starting and the window (2)
+  --duration S      seconds of the window (5)
+  --fps N           frame rate of the file streams and of the publisher (20)
+  --udp-send LIST   our server's --udp-send, one run each: gso, sendmmsg, portable, auto
+  --scrape-metrics LIST  off, idle (--http-port 0), on (GET /metrics once a second)
+  --unpaced LIST    unpaced sessions per --udp-send mode, packets/s; "" to skip
+  --ingest LIST     frame rates client.ts takes in one session at; "" to skip
+  --json FILE       results (default bench/results/load.json)
+
+Live rows: "live p50/p99 ms" is the server's own record (SIGUSR2 statistics,
+reset at the window's start) of the time from a frame's last packet arriving
+from the publisher to its packets leaving for every reader, after the send
+call; "from first p99" the same from its first packet. "late" is against the
+publisher's RTP timestamps (its pacing jitter included), "1st pkt" includes
+waiting for its next frame; "srv late" (the pacer) is "-". CPU is the
+server's alone, not the publisher's.`;
+
+/** What a point measures: a mode of `LoadSession`, or UDP readers of a live path. */
+export type BenchMode = LoadMode | "live";
 
 /** One measured point. */
 export interface LoadResult {
   server: string;
-  mode: LoadMode;
+  mode: BenchMode;
+  /** Which pass over the modes and counts (`--repeats`), from 1. */
+  run: number;
   sessions: number;
   /** Sessions that failed to start (with the first error). */
   failed: number;
@@ -87,6 +156,24 @@ export interface LoadResult {
   packetsPerSendCall?: number;
   /** /metrics responses fetched during warm-up and window (`--scrape-metrics on`). */
   metricsScrapes?: number;
+  /**
+   * Live mode, the server's own record over the window: ms from a frame's
+   * last packet arriving from the publisher to its packets leaving for every
+   * reader (after the send call).
+   */
+  liveLatencyP50Ms?: number;
+  liveLatencyP99Ms?: number;
+  liveLatencyP999Ms?: number;
+  liveLatencyMaxMs?: number;
+  /** The same from the frame's first packet arriving. */
+  liveFromFirstP50Ms?: number;
+  liveFromFirstP99Ms?: number;
+  liveFromFirstMaxMs?: number;
+  /** Frames the server fanned out over the window, and the readers it counted. */
+  liveFrames?: number;
+  liveReaders?: number;
+  /** Frames/s the publisher reports having sent, over its whole run. */
+  publisherFps?: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -138,15 +225,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function measure(
   server: ServerUnderTest,
-  mode: LoadMode,
+  mode: BenchMode,
   count: number,
   warmupS: number,
   durationS: number,
   scrape = false,
-): Promise<LoadResult> {
+  url = server.url,
+): Promise<Omit<LoadResult, "run">> {
   const drops0 = rcvbufErrors();
   const epoll = epollAvailable() ? new EpollReceiver() : undefined;
-  const sessions = Array.from({ length: count }, () => new LoadSession(mode, server.url, epoll));
+  const sessionMode: LoadMode = mode === "live" ? "udp" : mode;
+  const sessions = Array.from({ length: count }, () => new LoadSession(sessionMode, url, epoll));
   const started: LoadSession[] = [];
   let failed = 0;
   let firstError: string | undefined;
@@ -164,7 +253,7 @@ async function measure(
   const scraper = scrape ? scrapeEverySecond(`${server.httpUrl}metrics`) : undefined;
   await sleep(warmupS * 1000);
   const ours = server.name.startsWith("deno-rtsp-lab");
-  if (ours) server.signal("SIGUSR2"); // its pacing lateness counts from here
+  if (ours) server.signal("SIGUSR2"); // its pacing lateness (and live latency) counts from here
   const cpu0 = server.cpuSeconds();
   const sys0 = server.systemSeconds();
   const t0 = performance.now();
@@ -274,6 +363,7 @@ function scrapeEverySecond(url: string): { stop(): Promise<number> } {
 }
 
 const COLUMNS: [string, (r: LoadResult) => string][] = [
+  ["run", (r) => String(r.run)],
   ["server", (r) => r.server],
   ["mode", (r) => r.mode],
   ["sessions", (r) => String(r.sessions - r.failed) + (r.failed ? `(-${r.failed})` : "")],
@@ -292,8 +382,104 @@ const COLUMNS: [string, (r: LoadResult) => string][] = [
   ["kernel %", (r) => (r.kernelShare * 100).toFixed(0)],
   ["peak RSS MB", (r) => r.serverPeakRssMb.toFixed(0)],
   ["srv late p99 ms", (r) => r.serverLateP99Ms?.toFixed(2) ?? "-"],
+  ["live p50 ms", (r) => r.liveLatencyP50Ms?.toFixed(2) ?? "-"],
+  ["live p99 ms", (r) => r.liveLatencyP99Ms?.toFixed(2) ?? "-"],
+  ["from first p99", (r) => r.liveFromFirstP99Ms?.toFixed(2) ?? "-"],
   ["pkt/call", (r) => r.packetsPerSendCall?.toFixed(1) ?? "-"],
   ["scrapes", (r) => r.metricsScrapes?.toString() ?? "-"],
+];
+
+/** Mean and (sample) standard deviation of the numbers that are not NaN. */
+function meanSd(values: (number | undefined)[]): { mean: number; sd: number } {
+  const xs = values.filter((x): x is number => x !== undefined && !Number.isNaN(x));
+  if (xs.length === 0) return { mean: NaN, sd: NaN };
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1
+    ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1))
+    : 0;
+  return { mean, sd };
+}
+
+/** The runs of one point (server, mode, sessions), over `--repeats` and repeated modes. */
+interface PointSummary {
+  server: string;
+  mode: BenchMode;
+  sessions: number;
+  runs: number;
+  /** Slowest session of any run. */
+  fpsMin: number;
+  lostPackets: number;
+  failed: number;
+  cpuMsPerSessionSecond: { mean: number; sd: number };
+  /** Live: CPU against `udp` at the same server and count, as a ratio of the means. */
+  cpuVsFile?: number;
+  liveLatencyP50Ms?: { mean: number; sd: number };
+  liveLatencyP99Ms?: { mean: number; sd: number };
+  liveLatencyP99MaxMs?: number;
+  liveFromFirstP99Ms?: { mean: number; sd: number };
+}
+
+/** Group the runs by point, in the order the points first ran. */
+function summarize(results: LoadResult[]): PointSummary[] {
+  const groups = new Map<string, LoadResult[]>();
+  for (const r of results) {
+    const key = `${r.server}|${r.mode}|${r.sessions}`;
+    groups.set(key, [...groups.get(key) ?? [], r]);
+  }
+  const points: PointSummary[] = [...groups.values()].map((runs) => {
+    const [first] = runs;
+    const point: PointSummary = {
+      server: first.server,
+      mode: first.mode,
+      sessions: first.sessions,
+      runs: runs.length,
+      fpsMin: Math.min(...runs.map((r) => r.fpsMin)),
+      lostPackets: runs.reduce((n, r) => n + r.lostPackets, 0),
+      failed: runs.reduce((n, r) => n + r.failed, 0),
+      cpuMsPerSessionSecond: meanSd(runs.map((r) => r.cpuMsPerSessionSecond)),
+    };
+    if (first.mode === "live") {
+      point.liveLatencyP50Ms = meanSd(runs.map((r) => r.liveLatencyP50Ms));
+      point.liveLatencyP99Ms = meanSd(runs.map((r) => r.liveLatencyP99Ms));
+      point.liveLatencyP99MaxMs = Math.max(...runs.map((r) => r.liveLatencyP99Ms ?? NaN));
+      point.liveFromFirstP99Ms = meanSd(runs.map((r) => r.liveFromFirstP99Ms));
+    }
+    return point;
+  });
+  for (const point of points) {
+    if (point.mode !== "live") continue;
+    const file = points.find((p) =>
+      p.mode === "udp" && p.server === point.server && p.sessions === point.sessions
+    );
+    if (file) point.cpuVsFile = point.cpuMsPerSessionSecond.mean / file.cpuMsPerSessionSecond.mean;
+  }
+  return points;
+}
+
+const pm = (v: { mean: number; sd: number } | undefined, digits: number) =>
+  v === undefined || Number.isNaN(v.mean)
+    ? "-"
+    : `${v.mean.toFixed(digits)} ± ${v.sd.toFixed(digits)}`;
+
+const SUMMARY_COLUMNS: [string, (p: PointSummary) => string][] = [
+  ["server", (p) => p.server],
+  ["mode", (p) => p.mode],
+  ["sessions", (p) => String(p.sessions) + (p.failed ? ` (${p.failed} failed)` : "")],
+  ["runs", (p) => String(p.runs)],
+  ["fps min (any run)", (p) => p.fpsMin.toFixed(2)],
+  ["lost (all runs)", (p) => String(p.lostPackets)],
+  ["CPU ms/sess-s mean ± sd", (p) => pm(p.cpuMsPerSessionSecond, 3)],
+  [
+    "CPU vs udp",
+    (p) =>
+      p.cpuVsFile === undefined
+        ? "-"
+        : `${p.cpuVsFile >= 1 ? "+" : ""}${((p.cpuVsFile - 1) * 100).toFixed(1)}%`,
+  ],
+  ["live p50 ms", (p) => pm(p.liveLatencyP50Ms, 2)],
+  ["live p99 ms", (p) => pm(p.liveLatencyP99Ms, 2)],
+  ["live p99 max", (p) => p.liveLatencyP99MaxMs?.toFixed(2) ?? "-"],
+  ["from first p99", (p) => pm(p.liveFromFirstP99Ms, 2)],
 ];
 
 const THROUGHPUT_COLUMNS: [string, (r: ThroughputResult) => string][] = [
@@ -321,6 +507,7 @@ async function main(): Promise<void> {
     options: {
       sessions: { type: "string", default: "1,10,100,250,500,1000,2000" },
       modes: { type: "string", default: "udp" },
+      repeats: { type: "string", default: "1" },
       gst: { type: "boolean" },
       "no-gst": { type: "boolean" },
       "gst-sessions": { type: "string", default: "1,10,100,250,500,1000" },
@@ -336,15 +523,21 @@ async function main(): Promise<void> {
     },
   });
   if (values.help) {
-    console.log(USAGE);
+    console.log(HELP);
     return;
   }
   const list = (text: string) => text.split(",").filter((x) => x.trim() !== "").map(Number);
   const counts = list(values.sessions);
   const gstCounts = new Set(values["gst-sessions"].split(",").map(Number));
-  const modes = values.modes.split(",") as LoadMode[];
+  const modes = values.modes.split(",") as BenchMode[];
   for (const mode of modes) {
-    if (!["udp", "tcp", "lab"].includes(mode)) throw new Error(`unknown mode ${mode}\n${USAGE}`);
+    if (!["udp", "tcp", "lab", "live"].includes(mode)) {
+      throw new Error(`unknown mode ${mode}\n${USAGE}`);
+    }
+  }
+  const repeats = Number(values.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    throw new Error(`--repeats takes a whole number from 1\n${USAGE}`);
   }
   const web = values["scrape-metrics"].split(",").map((value) => {
     if (!["off", "idle", "on"].includes(value)) {
@@ -364,60 +557,117 @@ async function main(): Promise<void> {
     );
   }
 
+  if (withGst && modes.includes("live")) {
+    console.log("GStreamer: no live (publishing) equivalent here; live runs ours only");
+  }
+
   const info = await machine();
   console.log(
     `machine: ${info.cpu}, ${info.cores} cores, Linux ${info.kernel}, Deno ${info.deno}, ${info.gstreamer}`,
   );
   console.log(
-    `stream: video.mjpeg at ${fps} fps; window ${duration} s after ${warmup} s warm-up\n`,
+    `stream: video.mjpeg at ${fps} fps; window ${duration} s after ${warmup} s warm-up` +
+      (modes.includes("live")
+        ? `; live: one publisher (client.ts --publish, UDP, looping) to /${LIVE_PATH}`
+        : "") +
+      (repeats > 1 ? `; ${repeats} passes, interleaved` : "") + "\n",
   );
   console.log(row(COLUMNS.map(([name]) => name)));
   console.log(row(COLUMNS.map(() => "---")));
 
   const results: LoadResult[] = [];
-  for (const mode of modes) {
-    for (const count of counts) {
-      const servers: { start(): Promise<ServerUnderTest>; scrape?: boolean }[] = [];
-      for (const udpSend of values["udp-send"].split(",")) {
-        for (const side of web) {
-          servers.push({
-            start: async () => {
-              const server = await startOurServer({
-                fps,
-                maxSessions: count,
-                udpSend,
-                http: side !== "off",
-              });
-              const suffix = { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
-              return { ...server, name: server.name + suffix };
-            },
-            scrape: side === "on",
-          });
-        }
-      }
-      if (withGst && mode !== "lab" && gstCounts.has(count)) {
-        servers.push({ start: () => startGstServer(fps, warmup + duration + 60 + count / 20) });
-      }
-      for (const { start, scrape } of servers) {
-        const server = await start();
-        let result: LoadResult;
-        let stderr = "";
-        try {
-          result = await measure(server, mode, count, warmup, duration, scrape);
-        } finally {
-          stderr = await server.stop();
-        }
-        const pacing = parsePacing(stderr);
-        if (pacing) {
-          result.serverLateP99Ms = pacing.p99;
-          result.serverLateMaxMs = pacing.max;
-          result.packetsPerSendCall = pacing.packetsPerCall;
-        }
-        results.push(result);
-        console.log(row(COLUMNS.map(([, cell]) => cell(result))));
-        if (result.firstError) console.log(`  (first failure: ${result.firstError})`);
+  for (let run = 1; run <= repeats; run++) {
+    for (const mode of modes) {
+      for (const count of counts) {
+        await point(run, mode, count);
       }
     }
+  }
+
+  /** One mode at one count: against each server configuration in turn. */
+  async function point(run: number, mode: BenchMode, count: number): Promise<void> {
+    const servers: { start(): Promise<ServerUnderTest>; scrape?: boolean }[] = [];
+    for (const udpSend of values["udp-send"].split(",")) {
+      for (const side of web) {
+        servers.push({
+          start: async () => {
+            const server = await startOurServer({
+              fps,
+              maxSessions: count,
+              udpSend,
+              http: side !== "off",
+            });
+            const suffix = { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
+            return { ...server, name: server.name + suffix };
+          },
+          scrape: side === "on",
+        });
+      }
+    }
+    if (withGst && mode !== "lab" && mode !== "live" && gstCounts.has(count)) {
+      servers.push({ start: () => startGstServer(fps, warmup + duration + 60 + count / 20) });
+    }
+    for (const { start, scrape } of servers) {
+      const server = await start();
+      let measured: Omit<LoadResult, "run">;
+      let stderr = "";
+      let publisher: LivePublisher | undefined;
+      let published = "";
+      try {
+        let url = server.url;
+        if (mode === "live") {
+          url = server.url.replace(/video\.mjpeg$/, LIVE_PATH);
+          const live = startLivePublisher(url, fps);
+          publisher = live;
+          const died = live.exited.then((code) =>
+            live.stop().then((output) => {
+              throw new Error(`the publisher exited (${code}): ${output.trim()}`);
+            })
+          );
+          died.catch(() => {});
+          await Promise.race([waitUntilPlaying(url, 20_000), died]);
+        }
+        measured = await measure(server, mode, count, warmup, duration, scrape, url);
+      } finally {
+        if (publisher) published = await publisher.stop();
+        stderr = await server.stop();
+      }
+      const result: LoadResult = { run, ...measured };
+      const pacing = parsePacing(stderr);
+      if (pacing) {
+        // Live frames do not go through the pacer: its lateness is not theirs.
+        if (mode !== "live") {
+          result.serverLateP99Ms = pacing.p99;
+          result.serverLateMaxMs = pacing.max;
+        }
+        result.packetsPerSendCall = pacing.packetsPerCall;
+      }
+      if (mode === "live") {
+        const live = parseLiveLatency(stderr, LIVE_PATH);
+        if (live) {
+          result.liveLatencyP50Ms = live.p50;
+          result.liveLatencyP99Ms = live.p99;
+          result.liveLatencyP999Ms = live.p999;
+          result.liveLatencyMaxMs = live.max;
+          result.liveFromFirstP50Ms = live.fromFirstP50;
+          result.liveFromFirstP99Ms = live.fromFirstP99;
+          result.liveFromFirstMaxMs = live.fromFirstMax;
+          result.liveFrames = live.frames;
+          result.liveReaders = live.readers;
+        }
+        result.publisherFps = parsePublisherFps(published);
+      }
+      results.push(result);
+      console.log(row(COLUMNS.map(([, cell]) => cell(result))));
+      if (result.firstError) console.log(`  (first failure: ${result.firstError})`);
+    }
+  }
+  const summary = summarize(results);
+  if (summary.some((p) => p.runs > 1 || p.cpuVsFile !== undefined)) {
+    console.log("\nper point, over its runs\n");
+    console.log(row(SUMMARY_COLUMNS.map(([name]) => name)));
+    console.log(row(SUMMARY_COLUMNS.map(() => "---")));
+    for (const p of summary) console.log(row(SUMMARY_COLUMNS.map(([, cell]) => cell(p))));
   }
   const throughput: ThroughputResult[] = [];
   if (list(values.unpaced).length + list(values.ingest).length > 0) {
@@ -448,7 +698,7 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(
     values.json,
     JSON.stringify(
-      { date: new Date().toISOString(), machine: info, fps, results, throughput },
+      { date: new Date().toISOString(), machine: info, fps, results, summary, throughput },
       null,
       2,
     ) +
