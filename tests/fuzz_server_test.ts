@@ -4,7 +4,11 @@
  * channels and lengths, requests split byte by byte, pipelined, overlong
  * lines, headers and bodies, lab-dialect fragments, and follow-ups naming a
  * real session) over many short connections, at most 20 at a time, each
- * reply read with a bounded wait.
+ * reply read with a bounded wait. Publishers are fuzzed too: ANNOUNCE with
+ * valid, foreign (H264, two tracks) and mutated SDP bodies and Content-Types,
+ * then SETUP mode=record and RECORD on a few shared paths (so publishers
+ * collide), followed by mutated RECORD/PAUSE/PLAY/TEARDOWN and interleaved
+ * RTP/JPEG and junk on the publisher's channels.
  *
  * Afterwards the server still answers OPTIONS and a lab SETUP/PLAY/TEARDOWN,
  * holds no session and no connection (every one of `maxConnections` fresh
@@ -42,6 +46,8 @@ import {
 import { startServer, type TestServer } from "./_server.ts";
 import { Rng } from "./_rng.ts";
 import { concat } from "./_helpers.ts";
+import { liveMedia } from "./_live_peers.ts";
+import { serializeRtpPacket } from "../lib/wire/rtp_packet.ts";
 
 // ---------------------------------------------------------------------------
 // Seeded randomness and mutation (tests/_rng.ts)
@@ -90,7 +96,44 @@ const TOKENS = [
   "destination=10.0.0.1;",
   "RTP/AVP/TCP",
   "RTP/UDP",
+  "mode=record",
+  ";mode=record",
+  "Content-Type: application/sdp\r\n",
+  "application/sdp",
+  "v=0\r\n",
+  "m=video 0 RTP/AVP 26\r\n",
+  "m=audio 0 RTP/AVP 0\r\n",
+  "a=rtpmap:96 JPEG/90000\r\n",
+  "a=rtpmap:26 H264/90000\r\n",
+  "a=framerate:",
+  "a=x-dimensions:65535,0\r\n",
+  "a=control:",
+  "/streamid=0",
+  "live/fuzz0",
 ].map(raw);
+
+/** Live paths the fuzzed publishers announce (few, so that they collide). */
+const LIVE_PATHS = ["live/fuzz0", "live/fuzz1", "live/fuzz2"];
+
+/** An SDP of one track (`media`: its m= line and attributes). */
+function sdpOf(media = "m=video 0 RTP/AVP 26\r\na=rtpmap:26 JPEG/90000\r\n"): string {
+  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=fuzz\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+    `${media}a=framerate:25\r\na=control:streamid=0\r\n`;
+}
+
+/** SDP bodies for ANNOUNCE: valid, foreign, odd and broken. */
+const SDP_BODIES = [
+  sdpOf(),
+  sdpOf("m=video 0 RTP/AVP 96\r\na=rtpmap:96 JPEG/90000\r\na=x-dimensions:4096,2160\r\n"),
+  sdpOf("m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1\r\n"),
+  sdpOf("m=video 0 RTP/AVP 26\r\nm=audio 0 RTP/AVP 0\r\n"),
+  sdpOf("m=video 0 RTP/SAVP 26\r\n"),
+  sdpOf("m=video 0 RTP/AVP 26 96 97\r\na=rtpmap:97 JPEG/90000/2\r\na=framerate:1e9\r\n"),
+  "v=0\r\n",
+  "m=video 0 RTP/AVP 26\r\n",
+  "hello, world\r\n",
+  "v=0\r\nm=\r\nm=video\r\na=rtpmap:\r\n",
+];
 const INTERESTING = [0, 0x0a, 0x0d, 0x20, 0x24, 0x3a, 0x3b, 0x2d, 0x30, 0x39, 0x7f, 0x80, 0xff];
 
 /** 1-4 random mutations of `input`, inserting `tokens` among others. */
@@ -198,6 +241,7 @@ function discardPair(): Discard {
 /** The seed requests for one server and sink. */
 function seeds(port: number, sink: number) {
   const url = `rtsp://127.0.0.1:${port}/video.mjpeg`;
+  const live = `rtsp://127.0.0.1:${port}/live/fuzz`;
   const std = (method: string, uri: string, headers: string[], body = "") =>
     `${method} ${uri} RTSP/1.0\r\n${headers.map((h) => `${h}\r\n`).join("")}${
       body ? `Content-Length: ${encoder.encode(body).length}\r\n` : ""
@@ -220,6 +264,30 @@ function seeds(port: number, sink: number) {
     std("SET_PARAMETER", url, ["CSeq: 9", "Content-Type: text/parameters"], "volume: 1\r\n"),
     std("ANNOUNCE", url, ["CSeq: 10"]),
     std("OPTIONS", "*", ["CSeq: 11"]).replace("RTSP/1.0", "RTSP/2.0"),
+    // Publishing: ANNOUNCE with SDP bodies, SETUP mode=record, RECORD; a live path read.
+    ...SDP_BODIES.map((body, i) =>
+      std("ANNOUNCE", `${live}${i % LIVE_PATHS.length}`, [
+        "CSeq: 12",
+        "Content-Type: application/sdp",
+      ], body)
+    ),
+    std("ANNOUNCE", url, ["CSeq: 12", "Content-Type: application/sdp"], sdpOf()),
+    std("ANNOUNCE", `${live}0`, ["CSeq: 12", "Content-Type: text/plain"], sdpOf()),
+    std("ANNOUNCE", `${live}1`, ["CSeq: 12"], sdpOf()),
+    std("SETUP", `${live}0/streamid=0`, [
+      "CSeq: 13",
+      "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;mode=record",
+    ]),
+    std("SETUP", `${live}1/streamid=0`, [
+      "CSeq: 13",
+      `Transport: RTP/AVP/UDP;unicast;client_port=${sink}-${sink + 1};mode=record`,
+    ]),
+    std("RECORD", `${live}0`, ["CSeq: 14", "Session: 12345678", "Range: npt=0-"]),
+    std("DESCRIBE", `${live}0`, ["CSeq: 15", "Accept: application/sdp"]),
+    std("SETUP", `${live}0/trackID=0`, [
+      "CSeq: 16",
+      `Transport: RTP/AVP;unicast;client_port=${sink}-${sink + 1}`,
+    ]),
   ];
   const lab = [
     `SETUP video.mjpeg RTSP/1.0\nCSeq: 1\nTransport: RTP/UDP; client_port= ${sink}`,
@@ -258,6 +326,45 @@ function followUps(url: string, session: string, lab: boolean, sink: number): Ui
     std("TEARDOWN", 8),
     std("OPTIONS", 9),
     std("SETUP", 10, `Transport: RTP/AVP;unicast;client_port=${sink}-${sink + 1}\r\n`),
+  ];
+}
+
+/** RTP/JPEG of video.mjpeg's first frame, for fuzzed publishers to send. */
+const PUBLISH_RTP = (await liveMedia()).payloads[0].map((payload, i, all) =>
+  serializeRtpPacket({
+    payloadType: 26,
+    sequenceNumber: 1000 + i,
+    timestamp: 90_000,
+    ssrc: 0x5eed,
+    marker: i === all.length - 1,
+    payload,
+  })
+);
+
+/** An interleaved frame (RFC 2326 §10.12) on `channel`. */
+function interleaved(channel: number, data: Uint8Array): Uint8Array {
+  return concat([0x24, channel, data.length >> 8, data.length & 0xff], data);
+}
+
+/** What a publisher with a session sends: requests naming it, RTP and junk on its channels. */
+function publishFollowUps(live: string, session: string, rng: Rng): Uint8Array[] {
+  const std = (method: string, cseq: number, extra = "") =>
+    bytes(`${method} ${live} RTSP/1.0\r\nCSeq: ${cseq}\r\nSession: ${session}\r\n${extra}\r\n`);
+  return [
+    std("RECORD", 4, "Range: npt=0-\r\n"),
+    std("RECORD", 4),
+    std("PAUSE", 5),
+    std("PLAY", 6, "Range: npt=0-\r\n"),
+    std("SETUP", 7, "Transport: RTP/AVP/TCP;unicast;interleaved=2-3;mode=record\r\n"),
+    std("GET_PARAMETER", 8),
+    std("TEARDOWN", 9),
+    concat(
+      std("ANNOUNCE", 10, "Content-Type: application/sdp\r\n").subarray(0, -2),
+      `Content-Length: ${SDP_BODIES[0].length}\r\n\r\n${SDP_BODIES[0]}`,
+    ),
+    concat(...PUBLISH_RTP.map((packet) => interleaved(0, packet))),
+    interleaved(0, PUBLISH_RTP[rng.int(PUBLISH_RTP.length)]),
+    interleaved(rng.pick([0, 1]), rng.bytes(rng.range(0, 64))),
   ];
 }
 
@@ -480,6 +587,9 @@ interface RoundResult {
   odd: string[];
 }
 
+/** Publishes the fuzz got through: ANNOUNCE answered 200, and SETUP and RECORD too. */
+const publishes = { announced: 0, recorded: 0 };
+
 /** Every status line in what a connection received. */
 function statusesIn(text: string): number[] {
   return [...text.matchAll(/RTSP\/1\.0 (\d{3}) /g)].map((m) => Number(m[1]));
@@ -520,12 +630,57 @@ async function runCase(
           if (isLab || rng.chance(0.5)) await conn.read(isLab ? 80 : 40, 400);
         }
       }
-    } else if (kind < 52) {
+    } else if (kind < 40) { // a publisher: ANNOUNCE, SETUP mode=record, RECORD, then more
+      label = "publish";
+      const path = rng.pick(LIVE_PATHS);
+      const live = `rtsp://127.0.0.1:${srv.port}/${path}`;
+      const body = rng.chance(0.8) ? SDP_BODIES[0] : rng.pick(SDP_BODIES);
+      let announce: Uint8Array = bytes(
+        `ANNOUNCE ${live} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n${body}`,
+      );
+      if (rng.chance(0.3)) announce = mutate(rng, announce, all);
+      await conn.write(announce, chunking(announce), rng);
+      requests++;
+      await conn.read(300, 1500, (t) => /\r\n\r\n/.test(t));
+      if (/^RTSP\/1\.0 200 /.test(conn.text())) {
+        publishes.announced++;
+        const tcp = rng.chance(0.7);
+        const setup = bytes(
+          `SETUP ${live}/streamid=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: ${
+            tcp
+              ? "RTP/AVP/TCP;unicast;interleaved=0-1;mode=record"
+              : `RTP/AVP/UDP;unicast;client_port=${sink}-${sink + 1};mode=record`
+          }\r\n\r\n`,
+        );
+        await conn.write(setup, "whole", rng);
+        requests++;
+        await conn.read(300, 1500, (t) => (t.match(/\r\n\r\n/g) ?? []).length >= 2);
+        const session = /Session: *([^\r\n;]+)/.exec(conn.text())?.[1];
+        if (session !== undefined) {
+          const record = bytes(
+            `RECORD ${live} RTSP/1.0\r\nCSeq: 3\r\nSession: ${session}\r\nRange: npt=0-\r\n\r\n`,
+          );
+          await conn.write(record, "whole", rng);
+          requests++;
+          await conn.read(300, 1500, (t) => (t.match(/\r\n\r\n/g) ?? []).length >= 3);
+          if ((conn.text().match(/^RTSP\/1\.0 200 /gm) ?? []).length >= 3) publishes.recorded++;
+          const next = publishFollowUps(live, session, rng);
+          for (let i = rng.range(1, 5); i > 0; i--) {
+            let data = rng.pick(next);
+            if (rng.chance(0.4)) data = mutate(rng, data, next);
+            await conn.write(data, chunking(data), rng);
+            if (/^[A-Z_]+ /.test(String.fromCharCode(...data.subarray(0, 16)))) requests++;
+            if (rng.chance(0.5)) await conn.read(40, 400);
+          }
+        }
+      }
+    } else if (kind < 56) {
       label = "mutated";
       const request = mutate(rng, rng.pick(all), all);
       await conn.write(request, chunking(request), rng);
       requests++;
-    } else if (kind < 62) {
+    } else if (kind < 64) {
       label = "pipelined";
       const parts = Array.from({ length: rng.range(2, 4) }, () => rng.pick(standard));
       let data = concat(...parts);
@@ -697,6 +852,21 @@ Deno.test("fuzz: the server survives seeded junk, mutations and limits, and stay
     );
     assert.deepEqual(internal, [], "no internal exception ended a connection");
     assert.equal(srv.server.sessions.size, 0, "every session ended with its connection");
+    console.log(
+      `fuzz_server publishes: ${publishes.announced} announced, ${publishes.recorded} recorded`,
+    );
+    assert.ok(
+      publishes.announced > 20 && publishes.recorded > 10,
+      "fuzzed publishers got on the air",
+    );
+    assert.ok((statuses.get(403) ?? 0) > 0, "ANNOUNCE of a file was refused");
+    const gone = srv.logs.filter((l) => /^live\/fuzz\d: publisher .* gone; /.test(l));
+    const taken = gone.filter((l) => !/ gone; 0 frames taken/.test(l)).length;
+    console.log(`fuzz_server publishers gone: ${gone.length}, ${taken} of them with frames taken`);
+    assert.ok(taken > 0, "fuzzed publishers' RTP made frames");
+    for (const path of LIVE_PATHS) {
+      assert.equal(srv.server.liveCounters(path), undefined, `${path} is free again`);
+    }
     assert.ok(
       heap2 - heap1 < 20 * MB,
       `heap grew ${((heap2 - heap1) / MB).toFixed(1)} MB in round 2`,
