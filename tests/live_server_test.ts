@@ -543,6 +543,7 @@ Deno.test("live: PAUSE then PLAY of a reader resumes at the live edge", async ()
 Deno.test("live: rtsp-client --publish and rtsp-client --out, both ours: frames byte for byte, numbered as in the file", async () => {
   await using srv = await startServer();
   const dir = await Deno.makeTempDir({ prefix: "live_cli_" });
+  const toEndDir = await Deno.makeTempDir({ prefix: "live_cli_end_" });
   const url = srv.url("live/own");
   const cli = (args: string[]) =>
     runCommand(Deno.execPath(), ["run", "-P=client", "client.ts", ...args], {
@@ -555,8 +556,15 @@ Deno.test("live: rtsp-client --publish and rtsp-client --out, both ours: frames 
       await waitUntil(() => (srv.server.liveCounters("live/own")?.frames ?? 0) >= 10, 10_000),
       `frames come in\n${srv.logText()}`,
     );
+    // One reader stops after 40 frames; the other reads until the publisher
+    // leaves: the server's BYE ends it, and its TEARDOWN's 454 is no error.
+    const toEnd = cli([url, "--out", toEndDir, "--quiet"]);
     const reading = await cli([url, "--out", dir, "--frames", "40", "--quiet"]);
     const published = await publishing;
+    const ended = await toEnd;
+    assert.ok(ended.success, `read to the end: ${ended.code}\n${ended.stderr}`);
+    const lastName = [...Deno.readDirSync(toEndDir)].map((e) => e.name).sort().at(-1);
+    assert.equal(lastName, "frame_000200.jpg", "read through the publisher's last frame");
     assert.ok(published.success, `publish: ${published.code}\n${published.stderr}`);
     assert.ok(reading.success, `read: ${reading.code}\n${reading.stderr}`);
     assert.match(new TextDecoder().decode(reading.stdout), /40 complete/);
@@ -579,5 +587,6 @@ Deno.test("live: rtsp-client --publish and rtsp-client --out, both ours: frames 
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+    await Deno.remove(toEndDir, { recursive: true });
   }
 });

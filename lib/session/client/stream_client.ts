@@ -419,9 +419,18 @@ export class StreamClient {
     return reply;
   }
 
-  /** TEARDOWN. */
+  /**
+   * TEARDOWN. After the server's RTCP BYE, a 454 (Session Not Found) counts
+   * as done: the server may have ended the session itself (a live stream
+   * whose publisher left ends its readers' sessions).
+   */
   async teardown(): Promise<RtspResponse> {
-    const reply = this.#expectOk("TEARDOWN", await this.rtsp.request("TEARDOWN", this.uri));
+    const reply = await this.rtsp.request("TEARDOWN", this.uri);
+    if (reply.status === 454 && this.#rtcp.byeAt !== undefined) {
+      this.#playing = false;
+      return reply;
+    }
+    this.#expectOk("TEARDOWN", reply);
     this.#playing = false;
     return reply;
   }
