@@ -362,7 +362,7 @@ async function main(): Promise<void> {
       `; live ${path}: ${readers} readers, latency from a frame's last packet ` +
       `p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms, p99.9 ${l.p999.toFixed(2)} ms, ` +
       `max ${l.max.toFixed(2)} ms, from its first p50 ${f.p50.toFixed(2)} ms, ` +
-      `p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(2)} ms over ${l.count} frames`
+      `p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(2)} ms over ${l.count} frames × readers`
     ).join("");
     server.resetLiveLatency();
     return `rtsp-server: ${event}: ${server.sessions.size} sessions now, ` +

@@ -93,7 +93,7 @@ export function parseLiveLatency(stderr: string, path: string): ServerLiveLatenc
   const match = new RegExp(
     `; live ${escaped}: (\\d+) readers, latency from a frame's last packet p50 ${n} ms, ` +
       `p99 ${n} ms, p99\\.9 ${n} ms, max ${n} ms, from its first p50 ${n} ms, p99 ${n} ms, ` +
-      `max ${n} ms over (\\d+) frames`,
+      `max ${n} ms over (\\d+) frames × readers`,
   ).exec(line);
   if (!match) return undefined;
   const [readers, p50, p99, p999, max, fromFirstP50, fromFirstP99, fromFirstMax, frames] = match

@@ -32,6 +32,9 @@ import {
   type StreamDescription,
 } from "./served_stream.ts";
 
+/** Readers whose packets are handed to the kernel together, at most. */
+export const FAN_OUT_CHUNK = 100;
+
 /** Options for {@linkcode LiveStream}. */
 export interface LiveStreamOptions {
   /** The server's clock, ms. */
@@ -49,8 +52,9 @@ export class LiveStream implements ServedStream {
   readonly live = true;
   readonly source: LiveSource;
   /**
-   * From a frame's packets arriving to its packets leaving for the readers
-   * (after the send call), ms: from its last packet, and from its first.
+   * From a frame's packets arriving to its packets leaving for each reader
+   * (after the send call that carried them), ms: from its last packet, and
+   * from its first. One value per reader and frame.
    */
   readonly latency: LatencyHistogram = new LatencyHistogram();
   readonly latencyFromFirst: LatencyHistogram = new LatencyHistogram();
@@ -122,15 +126,32 @@ export class LiveStream implements ServedStream {
     for (const player of players) player.finish();
   }
 
+  /**
+   * Send `frame` to every playing reader, handing the packets to the kernel
+   * every {@linkcode FAN_OUT_CHUNK} readers: the first readers' packets
+   * leave while the rest are still being stamped, instead of all waiting
+   * for one system call that carries every reader's (thousands of packets).
+   * The latency is recorded per reader.
+   */
   #fanOut(frame: LiveFrame): void {
     for (const payload of frame.payloads) this.#bytes += payload.length;
-    let sent = false;
-    for (const player of this.#players) sent = player.deliver(frame) || sent;
-    if (!sent) return;
+    let pending = 0;
+    for (const player of this.#players) {
+      if (player.deliver(frame) && ++pending === FAN_OUT_CHUNK) {
+        this.#flush(frame, pending);
+        pending = 0;
+      }
+    }
+    if (pending > 0) this.#flush(frame, pending);
+  }
+
+  #flush(frame: LiveFrame, readers: number): void {
     this.#options.afterFanOut?.();
     const now = this.#options.now();
-    this.latency.record(now - frame.lastArrival);
-    this.latencyFromFirst.record(now - frame.firstArrival);
+    for (let i = 0; i < readers; i++) {
+      this.latency.record(now - frame.lastArrival);
+      this.latencyFromFirst.record(now - frame.firstArrival);
+    }
   }
 }
 
