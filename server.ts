@@ -42,6 +42,9 @@ Options:
                      for SEC seconds (default ${D.idleTimeout})
   --max-connections N  answer 503 beyond N connections (default ${D.maxConnections})
   --max-sessions N   answer 453 to SETUP beyond N sessions (default ${D.maxSessions})
+  --pacing-grid MS   start every play on a shared grid of MS ms: a session's
+                     first frame leaves at the next grid instant, so sessions
+                     share wake-ups (default ${D.pacingGridMs}: at once)
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)
@@ -98,6 +101,7 @@ const FLAGS: Record<string, string> = {
   maxConnections: "--max-connections",
   maxSessions: "--max-sessions",
   udpSendMode: "--udp-send",
+  pacingGridMs: "--pacing-grid",
   realm: "--realm",
   users: "--user",
   tls: "--tls-port",
@@ -189,6 +193,7 @@ async function main(): Promise<void> {
         "max-sessions": { type: "string", default: String(D.maxSessions) },
         quiet: { type: "boolean", default: false },
         "udp-send": { type: "string", default: D.udpSendMode },
+        "pacing-grid": { type: "string", default: String(D.pacingGridMs) },
         user: { type: "string", multiple: true, default: [] },
         "auth-file": { type: "string" },
         realm: { type: "string", default: D.realm },
@@ -268,6 +273,7 @@ async function main(): Promise<void> {
       fps: unpaced ? D.fps : numberOf(values.fps),
       unpaced,
       udpSendMode: values["udp-send"] as UdpSendMode,
+      pacingGridMs: numberOf(values["pacing-grid"]),
       loop: values.loop,
       sessionTimeout: numberOf(values["session-timeout"]),
       idleTimeout: numberOf(values["idle-timeout"]),

@@ -477,3 +477,89 @@ Deno.test("FrameStream with loop: a seek is within one pass, and timestamps rest
   s.pause();
   s.pacer.close();
 });
+
+/** Streams on one pacer and fake clock with a grid, each recording what it sends. */
+function gridSetup(gridMs: number, fps: number, frameCount: number) {
+  const clock = new FakeClock(1000.3);
+  const pacer = new Pacer(clock);
+  const streams: { stream: FrameStream; sent: Sent[]; playedAt: number }[] = [];
+  return {
+    clock,
+    streams,
+    /** A new session's stream, PLAYed now (with `request`). */
+    play(request: Parameters<FrameStream["play"]>[1] = {}) {
+      const sent: Sent[] = [];
+      const stream = new FrameStream({
+        frames: makeFrames(frameCount),
+        fps,
+        timestampBase: 0,
+        gridMs,
+        scheduler: pacer,
+        send: (frame) => sent.push({ ...frame, at: clock.now() }),
+      });
+      const entry = {
+        stream,
+        sent,
+        playedAt: clock.now(),
+        start: stream.play(clock.now(), request),
+      };
+      streams.push(entry);
+      return entry;
+    },
+  };
+}
+
+Deno.test("FrameStream grid: sessions that PLAY at different moments each start at frame 1, within one grid step, and then share due times", async () => {
+  const g = gridSetup(10, 20, 100);
+  for (let k = 0; k < 7; k++) {
+    g.play();
+    await g.clock.advance(3.7); // PLAYs spread over ~26 ms
+  }
+  await g.clock.advance(500);
+  const dueTimes = new Set<number>();
+  for (const { sent, playedAt } of g.streams) {
+    assert.equal(sent[0].index, 0, "starts at the first frame");
+    assert.equal(sent[0].frameNumber, 1);
+    const delay = sent[0].at - playedAt;
+    assert.ok(
+      delay >= 0 && delay <= 10 + 1e-6,
+      `first frame ${delay} ms after PLAY, within the grid`,
+    );
+    assert.ok(
+      close(sent[0].at % 10, 0) || close(sent[0].at % 10, 10),
+      `on the grid: ${sent[0].at}`,
+    );
+    sent.forEach((f, i) => {
+      assert.equal(f.index, i, "consecutive frames");
+      assert.equal(
+        f.timestamp,
+        Math.round(i * VIDEO_CLOCK_RATE / 20),
+        "timestamps follow media time",
+      );
+      assert.ok(close(f.at - sent[0].at, i * 50), "one period apart");
+      dueTimes.add(Math.round(f.at * 1000));
+    });
+  }
+  // 7 sessions, ~9 frames each: on a 10 ms grid with a 50 ms period, at most 5 phases.
+  const phases = new Set([...dueTimes].map((t) => (t / 1000) % 50));
+  assert.ok(phases.size <= 5, `${phases.size} distinct phases`);
+});
+
+Deno.test("FrameStream grid: a seek and a PAUSE/resume start on the grid with exact frames and timestamps", async () => {
+  const g = gridSetup(25, 20, 200);
+  const { stream, sent } = g.play({ start: 2 });
+  await g.clock.advance(200);
+  assert.equal(sent[0].index, 40, "the seek's first frame");
+  assert.equal(sent[0].timestamp, 40 * 4500);
+  assert.ok(close(sent[0].at % 25, 0), `on the grid: ${sent[0].at}`);
+  const before = sent.length;
+  stream.pause();
+  await g.clock.advance(13.3);
+  const resumedAt = g.clock.now();
+  stream.play(resumedAt, {});
+  await g.clock.advance(200);
+  const resumed = sent[before];
+  assert.equal(resumed.index, sent[before - 1].index + 1, "resumes at the next frame");
+  assert.equal(resumed.timestamp, resumed.index * 4500);
+  assert.ok(resumed.at - resumedAt <= 25 + 1e-6 && close(resumed.at % 25, 0));
+});

@@ -30,6 +30,8 @@ export interface FileStreamOptions {
   loop: boolean;
   /** Send frames back to back (throughput measurements). */
   unpaced: boolean;
+  /** The grid plays start on, in ms (0: none); see `FrameStreamOptions.gridMs`. */
+  gridMs?: number;
   /** Largest RFC 2435 payload, headers included. */
   maxPayload: number;
   /** The pacer every player runs on. */
@@ -110,6 +112,7 @@ export class FileStream implements ServedStream {
       fps: this.#options.fps,
       loop: this.#options.loop,
       unpaced: this.#options.unpaced,
+      gridMs: this.#options.gridMs,
       timestampBase: options.timestampBase,
       scheduler: this.#options.scheduler,
       send: options.send,

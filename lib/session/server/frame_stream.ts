@@ -58,6 +58,15 @@ export interface FrameStreamOptions {
    */
   maxBurst?: number;
   /**
+   * Start each play on a shared grid: its first frame leaves at the next
+   * multiple of this many ms on the pacer's clock (0: at once). Sessions
+   * whose frame period is a multiple of the grid then fall due at the same
+   * instants and share wake-ups and batched sends, however their PLAYs were
+   * spread; each still starts at its first frame, up to one grid step later.
+   * @default {0}
+   */
+  gridMs?: number;
+  /**
    * Send frames back to back, as fast as the process can (a burst of
    * `maxBurst` per event-loop turn), for throughput measurements. RTP
    * timestamps keep the spacing of `fps`.
@@ -186,9 +195,10 @@ export class FrameStream implements PacedTask, Player {
       this.#scale = scale;
       this.#playing = true;
       this.#ended = false;
-      this.#anchor = now;
+      const grid = this.#options.unpaced ? 0 : this.#options.gridMs ?? 0;
+      this.#anchor = grid > 0 ? Math.ceil(now / grid - EPSILON_FRAMES) * grid : now;
       this.#anchorTimeline = this.#timeline;
-      this.#options.scheduler.schedule(this, now);
+      this.#options.scheduler.schedule(this, this.#anchor);
     }
     return {
       startSec: this.#index / this.#fps,

@@ -135,6 +135,7 @@ export class RtspServer {
         fps: options.fps,
         loop: options.loop,
         unpaced: options.unpaced,
+        gridMs: options.pacingGridMs,
         maxPayload: options.maxPacketSize - RTP_HEADER_SIZE,
         scheduler: this.#pacer,
         pause: () => sleep(0, clock),

@@ -27,6 +27,7 @@ export const SERVER_DEFAULTS = {
   udpSendMode: "auto" as UdpSendMode,
   preciseTimer: true,
   pacingSlackMs: 0.5,
+  pacingGridMs: 0,
   users: [] as readonly ServerUser[],
   realm: "rtsp-lab",
   allowBasic: false,
@@ -93,6 +94,12 @@ export interface RtspServerOptions {
    * early), so sessions share wake-ups and batched sends. @default {0.5}
    */
   pacingSlackMs?: number;
+  /**
+   * Start every play on a shared grid of this many ms (0: at once): a
+   * session's first frame leaves at the next grid instant, so that sessions
+   * that PLAY at different moments share wake-ups. At most 1000. @default {0}
+   */
+  pacingGridMs?: number;
   /**
    * Who may watch: with any user, every request but OPTIONS needs their
    * credentials (Digest, or Basic where allowed) and is answered 401
@@ -197,6 +204,10 @@ const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
   udpSendMode: [
     (v) => (UDP_SEND_MODES as readonly unknown[]).includes(v),
     `one of ${UDP_SEND_MODES.join(", ")}`,
+  ],
+  pacingGridMs: [
+    (v) => typeof v === "number" && v >= 0 && v <= 1000,
+    "a number of ms from 0 to 1000",
   ],
   pacingSlackMs: [
     (v) => typeof v === "number" && v >= 0 && v <= 100,
