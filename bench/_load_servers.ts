@@ -278,7 +278,11 @@ export async function gstAvailable(): Promise<boolean> {
  * own JPEGs, repeated to last `seconds`: imagesequencesrc cannot loop, so the
  * sequence is the file's frames over and over (hard links, no copies).
  */
-export async function startGstServer(fps: number, seconds: number): Promise<ServerUnderTest> {
+export async function startGstServer(
+  fps: number,
+  seconds: number,
+  perClient = false,
+): Promise<ServerUnderTest> {
   const dir = await Deno.makeTempDir({ prefix: "rtsp-bench-gst-" });
   const video = await Deno.readFile(new URL("video.mjpeg", ROOT));
   const frames = [...readLabFrames(video)].map((f) => f.data);
@@ -309,6 +313,7 @@ export async function startGstServer(fps: number, seconds: number): Promise<Serv
       String(fps),
       "--lifetime",
       String(seconds + 60),
+      ...perClient ? ["--per-client"] : [],
     ],
     stdin: "piped",
     stdout: "piped",
@@ -316,7 +321,7 @@ export async function startGstServer(fps: number, seconds: number): Promise<Serv
   }).spawn();
   const match = await waitForLine(child.stdout, /READY (\d+)/, 20_000, "gst-rtsp-server");
   return underTest(
-    "gst-rtsp-server",
+    perClient ? "gst-rtsp-server per-client" : "gst-rtsp-server",
     child,
     `rtsp://127.0.0.1:${match[1]}/video.mjpeg`,
     () => Deno.remove(dir, { recursive: true }),

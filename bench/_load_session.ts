@@ -103,6 +103,12 @@ export class LoadSession {
 
   /** Connect, (DESCRIBE,) SETUP and PLAY. */
   async start(): Promise<void> {
+    await this.setup();
+    await this.play();
+  }
+
+  /** Connect, (DESCRIBE,) and SETUP: ready for {@linkcode play}. */
+  async setup(): Promise<void> {
     const lab = this.#mode === "lab";
     this.#client = await RtspClient.connect(
       new URL(this.#url.replace(/^rtsp:/, "http:")).hostname,
@@ -146,6 +152,11 @@ export class LoadSession {
     const ssrc = /ssrc=([0-9a-fA-F]+)/.exec(setup.headers.get("transport") ?? "");
     if (ssrc) this.#ssrc = parseInt(ssrc[1], 16);
     this.#controlUri = lab ? setupUri : this.#url;
+  }
+
+  /** PLAY (after {@linkcode setup}). */
+  async play(): Promise<void> {
+    if (!this.#client) throw new Error("PLAY before SETUP");
     this.#playSentAt = performance.now();
     const play = await this.#client.request("PLAY", this.#controlUri);
     if (play.status !== 200) throw new Error(`PLAY: ${play.status} ${play.reason}`);

@@ -77,7 +77,8 @@ const LIVE_PATH = "live/bench";
 
 const USAGE = `deno task bench:load [--sessions 1,10,100,250,500,1000,2000]
   [--modes udp,tcp,lab,live] [--repeats N] [--gst|--no-gst] [--warmup S] [--duration S]
-  [--fps N] [--udp-send gso,sendmmsg,portable] [--scrape-metrics off,idle,on]
+  [--fps N] [--udp-send gso,sendmmsg,portable] [--grid 0,10,50] [--spread-ms MS]
+  [--gst-kind shared,per-client] [--scrape-metrics off,idle,on]
   [--unpaced 1,10] [--ingest 6300,12600,16000] [--json FILE]`;
 
 const HELP = `${USAGE}
@@ -98,6 +99,13 @@ JSON to --json.
   --gst, --no-gst   also run gst-rtsp-server (udp, tcp; never live: it has no
                     publishing equivalent here); default: when installed
   --gst-sessions L  counts GStreamer runs at (default 1,10,100,250,500,1000)
+  --gst-kind LIST   shared (one pipeline for every client, the default) and/or
+                    per-client (factory.set_shared(false): one pipeline each,
+                    the like-for-like of our per-session timelines)
+  --grid LIST       our server's --pacing-grid in ms, one run each (default 0)
+  --spread-ms MS    send the sessions' PLAYs spread evenly over MS ms, as
+                    independent clients would (default: one frame period);
+                    every SETUP is done before the first PLAY
   --warmup S        seconds between the last session starting and the window (2)
   --duration S      seconds of the window (5)
   --fps N           frame rate of the file streams and of the publisher (20)
@@ -231,6 +239,7 @@ async function measure(
   durationS: number,
   scrape = false,
   url = server.url,
+  spreadMs = 0,
 ): Promise<Omit<LoadResult, "run">> {
   const drops0 = rcvbufErrors();
   const epoll = epollAvailable() ? new EpollReceiver() : undefined;
@@ -239,16 +248,34 @@ async function measure(
   const started: LoadSession[] = [];
   let failed = 0;
   let firstError: string | undefined;
+  const fail = async (session: LoadSession, error: unknown) => {
+    failed++;
+    firstError ??= error instanceof Error ? error.message : String(error);
+    await session.stop();
+  };
+  const ready: LoadSession[] = [];
   await pool(sessions, 50, async (session) => {
     try {
-      await session.start();
-      started.push(session);
+      await session.setup();
+      ready.push(session);
     } catch (error) {
-      failed++;
-      firstError ??= error instanceof Error ? error.message : String(error);
-      await session.stop();
+      await fail(session, error);
     }
   });
+  // PLAYs at spread times, as independent clients would send them: session
+  // k of n at k/n of the spread.
+  const t = performance.now();
+  await Promise.all(ready.map(async (session, k) => {
+    const at = t + (ready.length > 1 ? k * spreadMs / ready.length : 0);
+    const wait = at - performance.now();
+    if (wait > 0) await sleep(wait);
+    try {
+      await session.play();
+      started.push(session);
+    } catch (error) {
+      await fail(session, error);
+    }
+  }));
   await yieldCpuToServer(); // again: threads started since
   const scraper = scrape ? scrapeEverySecond(`${server.httpUrl}metrics`) : undefined;
   await sleep(warmupS * 1000);
@@ -413,6 +440,13 @@ interface PointSummary {
   cpuMsPerSessionSecond: { mean: number; sd: number };
   /** Live: CPU against `udp` at the same server and count, as a ratio of the means. */
   cpuVsFile?: number;
+  /**
+   * Our server's CPU over GStreamer's (shared, and per-client) at the same
+   * mode and count, one ratio per run from the pair measured in that run:
+   * the median, and the lowest and highest.
+   */
+  vsGst?: { median: number; min: number; max: number };
+  vsGstPerClient?: { median: number; min: number; max: number };
   liveLatencyP50Ms?: { mean: number; sd: number };
   liveLatencyP99Ms?: { mean: number; sd: number };
   liveLatencyP99MaxMs?: number;
@@ -446,6 +480,30 @@ function summarize(results: LoadResult[]): PointSummary[] {
     }
     return point;
   });
+  const ratios = (point: PointSummary, gstName: string) => {
+    const values: number[] = [];
+    for (const r of results) {
+      if (r.server !== point.server || r.mode !== point.mode || r.sessions !== point.sessions) {
+        continue;
+      }
+      const gst = results.find((g) =>
+        g.server === gstName && g.run === r.run && g.mode === r.mode && g.sessions === r.sessions
+      );
+      if (gst && gst.cpuMsPerSessionSecond > 0) {
+        values.push(r.cpuMsPerSessionSecond / gst.cpuMsPerSessionSecond);
+      }
+    }
+    if (values.length === 0) return undefined;
+    values.sort((a, b) => a - b);
+    const mid = values.length >> 1;
+    const median = values.length % 2 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    return { median, min: values[0], max: values.at(-1)! };
+  };
+  for (const point of points) {
+    if (!point.server.startsWith("deno-rtsp-lab")) continue;
+    point.vsGst = ratios(point, "gst-rtsp-server");
+    point.vsGstPerClient = ratios(point, "gst-rtsp-server per-client");
+  }
   for (const point of points) {
     if (point.mode !== "live") continue;
     const file = points.find((p) =>
@@ -460,6 +518,13 @@ const pm = (v: { mean: number; sd: number } | undefined, digits: number) =>
   v === undefined || Number.isNaN(v.mean)
     ? "-"
     : `${v.mean.toFixed(digits)} ± ${v.sd.toFixed(digits)}`;
+
+const ratioCell = (r: { median: number; min: number; max: number } | undefined) =>
+  r === undefined
+    ? "-"
+    : r.min === r.max
+    ? r.median.toFixed(2)
+    : `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
 
 const SUMMARY_COLUMNS: [string, (p: PointSummary) => string][] = [
   ["server", (p) => p.server],
@@ -476,6 +541,8 @@ const SUMMARY_COLUMNS: [string, (p: PointSummary) => string][] = [
         ? "-"
         : `${p.cpuVsFile >= 1 ? "+" : ""}${((p.cpuVsFile - 1) * 100).toFixed(1)}%`,
   ],
+  ["vs GStreamer (median, min–max)", (p) => ratioCell(p.vsGst)],
+  ["vs GStreamer per-client", (p) => ratioCell(p.vsGstPerClient)],
   ["live p50 ms", (p) => pm(p.liveLatencyP50Ms, 2)],
   ["live p99 ms", (p) => pm(p.liveLatencyP99Ms, 2)],
   ["live p99 max", (p) => p.liveLatencyP99MaxMs?.toFixed(2) ?? "-"],
@@ -515,6 +582,9 @@ async function main(): Promise<void> {
       duration: { type: "string", default: "5" },
       fps: { type: "string", default: "20" },
       "udp-send": { type: "string", default: "auto" },
+      grid: { type: "string", default: "0" },
+      "spread-ms": { type: "string" },
+      "gst-kind": { type: "string", default: "shared" },
       "scrape-metrics": { type: "string", default: "off" },
       unpaced: { type: "string", default: "1,10" },
       ingest: { type: "string", default: "6300,12600,16000" },
@@ -548,6 +618,16 @@ async function main(): Promise<void> {
   const warmup = Number(values.warmup);
   const duration = Number(values.duration);
   const fps = Number(values.fps);
+  const grids = list(values.grid);
+  if (grids.length === 0 || grids.some((g) => !(g >= 0 && g <= 1000))) {
+    throw new Error(`--grid takes ms from 0 to 1000\n${USAGE}`);
+  }
+  const spreadMs = values["spread-ms"] === undefined ? 1000 / fps : Number(values["spread-ms"]);
+  if (!(spreadMs >= 0)) throw new Error(`--spread-ms takes a number of ms, 0 or more\n${USAGE}`);
+  const gstKinds = values["gst-kind"].split(",");
+  if (gstKinds.some((k) => k !== "shared" && k !== "per-client")) {
+    throw new Error(`--gst-kind takes shared and per-client\n${USAGE}`);
+  }
   const withGst = values["no-gst"] ? false : values.gst ?? await gstAvailable();
   if (!withGst) {
     console.log(
@@ -588,24 +668,33 @@ async function main(): Promise<void> {
   async function point(run: number, mode: BenchMode, count: number): Promise<void> {
     const servers: { start(): Promise<ServerUnderTest>; scrape?: boolean }[] = [];
     for (const udpSend of values["udp-send"].split(",")) {
-      for (const side of web) {
-        servers.push({
-          start: async () => {
-            const server = await startOurServer({
-              fps,
-              maxSessions: count,
-              udpSend,
-              http: side !== "off",
-            });
-            const suffix = { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
-            return { ...server, name: server.name + suffix };
-          },
-          scrape: side === "on",
-        });
+      for (const grid of grids) {
+        for (const side of web) {
+          servers.push({
+            start: async () => {
+              const server = await startOurServer({
+                fps,
+                maxSessions: count,
+                udpSend,
+                http: side !== "off",
+                flags: ["--pacing-grid", String(grid)],
+              });
+              const suffix = (grid > 0 || grids.length > 1 ? ` grid ${grid}` : "") +
+                { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
+              return { ...server, name: server.name + suffix };
+            },
+            scrape: side === "on",
+          });
+        }
       }
     }
     if (withGst && mode !== "lab" && mode !== "live" && gstCounts.has(count)) {
-      servers.push({ start: () => startGstServer(fps, warmup + duration + 60 + count / 20) });
+      for (const kind of gstKinds) {
+        servers.push({
+          start: () =>
+            startGstServer(fps, warmup + duration + 60 + count / 20, kind === "per-client"),
+        });
+      }
     }
     for (const { start, scrape } of servers) {
       const server = await start();
@@ -627,7 +716,7 @@ async function main(): Promise<void> {
           died.catch(() => {});
           await Promise.race([waitUntilPlaying(url, 20_000), died]);
         }
-        measured = await measure(server, mode, count, warmup, duration, scrape, url);
+        measured = await measure(server, mode, count, warmup, duration, scrape, url, spreadMs);
       } finally {
         if (publisher) published = await publisher.stop();
         stderr = await server.stop();
@@ -663,7 +752,7 @@ async function main(): Promise<void> {
     }
   }
   const summary = summarize(results);
-  if (summary.some((p) => p.runs > 1 || p.cpuVsFile !== undefined)) {
+  if (summary.some((p) => p.runs > 1 || p.cpuVsFile !== undefined || p.vsGst !== undefined)) {
     console.log("\nper point, over its runs\n");
     console.log(row(SUMMARY_COLUMNS.map(([name]) => name)));
     console.log(row(SUMMARY_COLUMNS.map(() => "---")));

@@ -65,6 +65,11 @@ def parse_args():
     parser.add_argument(
         "--lifetime", type=float, default=120, help="exit after this many seconds anyway"
     )
+    parser.add_argument(
+        "--per-client",
+        action="store_true",
+        help="one pipeline per client (set_shared(false)) instead of one shared by all",
+    )
     parser.add_argument("--user", help="NAME:PASSWORD: demand these credentials")
     parser.add_argument(
         "--auth", choices=["basic", "digest", "both"], default="both", help="with --user"
@@ -176,7 +181,7 @@ def main():
     if args.record:
         factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
     else:
-        factory.set_shared(True)
+        factory.set_shared(not args.per_client)
     server.get_mount_points().add_factory(args.mount, factory)
     add_auth(server, factory, args)
     if server.attach(None) == 0:
