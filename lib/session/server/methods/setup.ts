@@ -10,14 +10,12 @@ import { setupDialect } from "../../../wire/dialect.ts";
 import { createResponse, type RtspResponse } from "../../../wire/rtsp_message.ts";
 import { parseStreamRef } from "../../../wire/rtsp_url.ts";
 import { parseTransport, serializeTransport } from "../../../wire/transport_header.ts";
-import { InterleavedTransport } from "../interleaved_transport.ts";
-import type { MediaTransport } from "../media_transport.ts";
 import { RtspError } from "../rtsp_error.ts";
+import { transportFor } from "./transport_for.ts";
 import type { RequestContext } from "../server_context.ts";
 import { ServerSession } from "../server_session.ts";
 import { randomUint32 } from "../session_table.ts";
 import { chooseTransport } from "../transport_choice.ts";
-import { UdpTransport } from "../udp_transport.ts";
 import { isRecordMode, setupRecord } from "./setup_record.ts";
 
 /** Set up a session: to play a stream, or (`mode=record`) to publish one. */
@@ -42,22 +40,7 @@ export async function setup(context: RequestContext): Promise<RtspResponse> {
   const dialect = setupDialect(request, ref, spec);
   await stream.prepare(dialect);
   if (server.closing || conn.rtsp.closed) throw new RtspError(503, "server is closing");
-  let transport: MediaTransport;
-  if (spec.lowerTransport === "TCP") {
-    const { start, end } = spec.interleaved!;
-    transport = new InterleavedTransport(conn.interleaved, [start, end ?? start + 1], (n) => {
-      server.counters.interleavedDropped += n;
-    });
-  } else {
-    const rtpPort = spec.clientPort!.start;
-    transport = new UdpTransport({
-      pair: server.udp,
-      host: peer,
-      rtpPort,
-      rtcpPort: spec.clientPort!.end ?? rtpPort + 1,
-      rtcp: dialect === "rtsp",
-    });
-  }
+  const transport = transportFor(context, spec, { pair: server.udp, rtcp: dialect === "rtsp" });
   const session = new ServerSession({
     id: server.sessions.newId(),
     dialect,

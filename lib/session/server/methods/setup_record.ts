@@ -11,14 +11,12 @@ import { UdpPortPair } from "../../../net/udp_port_pair.ts";
 import { createResponse, type RtspResponse } from "../../../wire/rtsp_message.ts";
 import type { StreamRef } from "../../../wire/rtsp_url.ts";
 import { serializeTransport, type TransportSpec } from "../../../wire/transport_header.ts";
-import { InterleavedTransport } from "../interleaved_transport.ts";
-import type { MediaTransport } from "../media_transport.ts";
 import { Publisher } from "../publisher.ts";
 import { RtspError } from "../rtsp_error.ts";
+import { transportFor } from "./transport_for.ts";
 import type { RequestContext } from "../server_context.ts";
 import { ServerSession } from "../server_session.ts";
 import { randomUint32 } from "../session_table.ts";
-import { UdpTransport } from "../udp_transport.ts";
 
 /** Whether a transport asks for recording (`mode=record`, any case, quoted or not). */
 export function isRecordMode(spec: TransportSpec): boolean {
@@ -27,10 +25,11 @@ export function isRecordMode(spec: TransportSpec): boolean {
 
 /** Set up a publisher's session on the path it announced. */
 export function setupRecord(
-  { server, conn, request, user }: RequestContext,
+  context: RequestContext,
   ref: StreamRef,
   spec: TransportSpec,
 ): RtspResponse {
+  const { server, conn, request, user } = context;
   const claim = server.streams.live.get(ref.name);
   if (!claim || claim.owner !== conn) {
     throw new RtspError(455, `SETUP for recording needs an ANNOUNCE of ${ref.name} first`);
@@ -40,32 +39,21 @@ export function setupRecord(
   }
   server.sessions.checkRoom();
   const peer = conn.rtsp.remoteAddr.hostname;
-  let pair: UdpPortPair | undefined;
-  let transport: MediaTransport;
-  if (spec.lowerTransport === "TCP") {
-    const { start, end } = spec.interleaved!;
-    transport = new InterleavedTransport(conn.interleaved, [start, end ?? start + 1], (n) => {
-      server.counters.interleavedDropped += n;
-    });
-  } else {
-    const fromPeer = (hostname: string) => hostname === peer;
-    pair = UdpPortPair.bind(server.options.hostname, (d) => {
+  // Over UDP the publisher gets a port pair of its own, taking datagrams from its host only.
+  const fromPeer = (hostname: string) => hostname === peer;
+  const pair = spec.lowerTransport === "TCP" ? undefined : UdpPortPair.bind(
+    server.options.hostname,
+    (d) => {
       if (fromPeer(d.from.hostname)) publisher.receiveRtcp(d.data);
-    }, {
+    },
+    {
       sendMode: "portable",
       onRtp: (d) => {
         if (fromPeer(d.from.hostname)) publisher.receiveRtp(d.data);
       },
-    });
-    const rtpPort = spec.clientPort!.start;
-    transport = new UdpTransport({
-      pair,
-      host: peer,
-      rtpPort,
-      rtcpPort: spec.clientPort!.end ?? rtpPort + 1,
-      rtcp: true,
-    });
-  }
+    },
+  );
+  const transport = transportFor(context, spec, { pair: pair ?? server.udp, rtcp: true });
   const path = ref.name;
   const stream = claim.stream;
   // The sockets and the session call back into these once datagrams come,
