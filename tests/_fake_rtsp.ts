@@ -45,6 +45,8 @@ export interface FakeRtspServerOptions {
   tls?: { cert: string; key: string };
   /** Write these bytes as soon as a connection is accepted (before any request). */
   greeting?: Uint8Array;
+  /** Called with each interleaved frame a client sends (a publisher's RTP and RTCP). */
+  onInterleaved?: (channel: number, data: Uint8Array) => void;
 }
 
 /** An RTSP "server" on 127.0.0.1 (port 0) that answers by script. */
@@ -63,6 +65,7 @@ export function fakeRtspServer(
     try {
       if (options.greeting) await rtsp.write(options.greeting);
       for await (const item of rtsp.items()) {
+        if (item.kind === "interleaved") options.onInterleaved?.(item.channel, item.data.slice());
         if (item.kind !== "request") continue;
         requests.push(item);
         const action = script(item, n++);

@@ -37,9 +37,8 @@ import { CLIENT_DEFAULTS, ClientOptionError } from "../lib/session/client/client
 import { Rfc2435Depacketizer } from "../lib/wire/rfc2435_depacketizer.ts";
 import { parseRtcpPackets, type RtcpPacket } from "../lib/wire/rtcp_packet.ts";
 import type { RtspRequest } from "../lib/wire/rtsp_message.ts";
-import { RtspConnection } from "../lib/net/rtsp_connection.ts";
 import { isCompleteJpeg } from "../lib/wire/jpeg.ts";
-import { fakeReply, type FakeScript } from "./_fake_rtsp.ts";
+import { fakeReply, fakeRtspServer, type FakeScript } from "./_fake_rtsp.ts";
 import { demandingScript, type Seen, sha256AndMd5 } from "./_auth_check.ts";
 import { labFile, readLabFrames, rtpView, type SinkPair, sinkPair } from "./_raw_rtsp.ts";
 import { assertSamePicture, FrameFinder } from "./_same_picture.ts";
@@ -132,60 +131,19 @@ async function recordServer(
   const sinks = await sinkPair();
   const replies = recordReplies(sinks, options.sessionTimeout);
   const script = options.script ? options.script(replies) : replies;
-  const listener: Deno.Listener = options.tls
-    ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...options.tls })
-    : Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
-  const requests: RtspRequest[] = [];
   const interleaved: { channel: number; arrival: Arrival }[] = [];
-  const conns = new Set<RtspConnection>();
-  const tasks = new Set<Promise<void>>();
-  const serve = async (rtsp: RtspConnection) => {
-    let n = 0;
-    try {
-      for await (const item of rtsp.items()) {
-        if (item.kind === "interleaved") {
-          interleaved.push({
-            channel: item.channel,
-            arrival: { data: item.data.slice(), at: performance.now() },
-          });
-        } else if (item.kind === "request") {
-          requests.push(item);
-          const action = script(item, n++);
-          if (action === "close") break;
-          if (action !== "silence") await rtsp.write(action);
-        }
-      }
-    } catch {
-      // the client went away
-    } finally {
-      rtsp.close();
-      conns.delete(rtsp);
-    }
-  };
-  const accepting = (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch {
-        return;
-      }
-      const rtsp = new RtspConnection(conn);
-      conns.add(rtsp);
-      const task = serve(rtsp).finally(() => tasks.delete(task));
-      tasks.add(task);
-    }
-  })();
+  const server = fakeRtspServer(script, {
+    tls: options.tls,
+    onInterleaved: (channel, data) =>
+      interleaved.push({ channel, arrival: { data, at: performance.now() } }),
+  });
   let closed: Promise<void> | undefined;
   const close = () =>
     closed ??= (async () => {
-      listener.close();
-      await accepting;
-      for (const c of conns) c.close();
-      await Promise.all(tasks);
+      await server.close();
       await sinks[Symbol.asyncDispose]();
     })();
-  const port = (listener.addr as Deno.NetAddr).port;
+  const { port, requests } = server;
   const udp = (sink: SinkPair["rtp"]) =>
     sink.datagrams.map((d) => ({ data: d.data, at: d.at, fromPort: d.from.port }));
   return {
