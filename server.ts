@@ -44,7 +44,9 @@ Options:
   --max-sessions N   answer 453 to SETUP beyond N sessions (default ${D.maxSessions})
   --pacing-grid MS   start every play on a shared grid of MS ms: a session's
                      first frame leaves at the next grid instant, so sessions
-                     share wake-ups (default ${D.pacingGridMs}: at once)
+                     share wake-ups; auto: a grid that follows the number of
+                     sessions, coarse for a few, none for many
+                     (default ${D.pacingGridMs}: at once)
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)
@@ -273,7 +275,7 @@ async function main(): Promise<void> {
       fps: unpaced ? D.fps : numberOf(values.fps),
       unpaced,
       udpSendMode: values["udp-send"] as UdpSendMode,
-      pacingGridMs: numberOf(values["pacing-grid"]),
+      pacingGridMs: values["pacing-grid"] === "auto" ? "auto" : numberOf(values["pacing-grid"]),
       loop: values.loop,
       sessionTimeout: numberOf(values["session-timeout"]),
       idleTimeout: numberOf(values["idle-timeout"]),

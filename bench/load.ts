@@ -102,7 +102,7 @@ JSON to --json.
   --gst-kind LIST   shared (one pipeline for every client, the default) and/or
                     per-client (factory.set_shared(false): one pipeline each,
                     the like-for-like of our per-session timelines)
-  --grid LIST       our server's --pacing-grid in ms, one run each (default 0)
+  --grid LIST       our server's --pacing-grid (ms, or auto), one run each (default 0)
   --spread-ms MS    send the sessions' PLAYs spread evenly over MS ms, as
                     independent clients would (default: one frame period);
                     every SETUP is done before the first PLAY
@@ -618,9 +618,11 @@ async function main(): Promise<void> {
   const warmup = Number(values.warmup);
   const duration = Number(values.duration);
   const fps = Number(values.fps);
-  const grids = list(values.grid);
-  if (grids.length === 0 || grids.some((g) => !(g >= 0 && g <= 1000))) {
-    throw new Error(`--grid takes ms from 0 to 1000\n${USAGE}`);
+  const grids = values.grid.split(",").map((g) => g.trim()).filter((g) => g !== "");
+  if (
+    grids.length === 0 || grids.some((g) => g !== "auto" && !(Number(g) >= 0 && Number(g) <= 1000))
+  ) {
+    throw new Error(`--grid takes auto, or ms from 0 to 1000\n${USAGE}`);
   }
   const spreadMs = values["spread-ms"] === undefined ? 1000 / fps : Number(values["spread-ms"]);
   if (!(spreadMs >= 0)) throw new Error(`--spread-ms takes a number of ms, 0 or more\n${USAGE}`);
@@ -679,7 +681,7 @@ async function main(): Promise<void> {
                 http: side !== "off",
                 flags: ["--pacing-grid", String(grid)],
               });
-              const suffix = (grid > 0 || grids.length > 1 ? ` grid ${grid}` : "") +
+              const suffix = (grid !== "0" || grids.length > 1 ? ` grid ${grid}` : "") +
                 { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
               return { ...server, name: server.name + suffix };
             },

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { type PacedTask, Pacer } from "../lib/session/server/pacer.ts";
+import {
+  AUTO_GRID_SESSIONS_PER_WAKE,
+  autoGridMs,
+  type PacedTask,
+  Pacer,
+} from "../lib/session/server/pacer.ts";
 import { realClock } from "../lib/net/clock.ts";
 import { PreciseSleep, preciseSleepSupport } from "../lib/net/precise_sleep.ts";
 import { FakeClock } from "./_fake_clock.ts";
@@ -313,4 +318,23 @@ Deno.test("Pacer with a PreciseSleep: tasks run in order, none before its time; 
   pacer.close();
   await pacer.idle();
   await sleeper.close();
+});
+
+Deno.test("autoGridMs: coarse for a few sessions, finer for more, none for a lone one or for many; always a divisor of the period", () => {
+  assert.equal(autoGridMs(0, 50), 0);
+  assert.equal(autoGridMs(1, 50), 0, "a lone session gains nothing from waiting");
+  assert.equal(autoGridMs(20, 50), 25, "at most half a period");
+  assert.equal(autoGridMs(100, 50), 10);
+  assert.equal(autoGridMs(200, 50), 5);
+  assert.equal(autoGridMs(1000, 50), 0, "wake-ups are full anyway");
+  for (const n of [2, 3, 7, 20, 33, 64, 100, 150, 400]) {
+    const grid = autoGridMs(n, 50);
+    if (grid === 0) continue;
+    const k = 50 / grid;
+    assert.ok(Math.abs(k - Math.round(k)) < 1e-9, `${grid} divides the period`);
+    assert.ok(
+      n * grid / 50 >= AUTO_GRID_SESSIONS_PER_WAKE || grid === 25,
+      `${n} sessions: ${grid} ms`,
+    );
+  }
 });

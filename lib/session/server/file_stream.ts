@@ -31,7 +31,7 @@ export interface FileStreamOptions {
   /** Send frames back to back (throughput measurements). */
   unpaced: boolean;
   /** The grid plays start on, in ms (0: none); see `FrameStreamOptions.gridMs`. */
-  gridMs?: number;
+  gridMs?: number | (() => number);
   /** Largest RFC 2435 payload, headers included. */
   maxPayload: number;
   /** The pacer every player runs on. */

@@ -63,9 +63,10 @@ export interface FrameStreamOptions {
    * whose frame period is a multiple of the grid then fall due at the same
    * instants and share wake-ups and batched sends, however their PLAYs were
    * spread; each still starts at its first frame, up to one grid step later.
+   * A function is asked at each play (a grid that follows the load).
    * @default {0}
    */
-  gridMs?: number;
+  gridMs?: number | (() => number);
   /**
    * Send frames back to back, as fast as the process can (a burst of
    * `maxBurst` per event-loop turn), for throughput measurements. RTP
@@ -195,7 +196,8 @@ export class FrameStream implements PacedTask, Player {
       this.#scale = scale;
       this.#playing = true;
       this.#ended = false;
-      const grid = this.#options.unpaced ? 0 : this.#options.gridMs ?? 0;
+      const option = this.#options.gridMs ?? 0;
+      const grid = this.#options.unpaced ? 0 : typeof option === "number" ? option : option();
       this.#anchor = grid > 0 ? Math.ceil(now / grid - EPSILON_FRAMES) * grid : now;
       this.#anchorTimeline = this.#timeline;
       this.#options.scheduler.schedule(this, this.#anchor);

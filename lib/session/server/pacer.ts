@@ -8,6 +8,24 @@ import { type Clock, realClock, type TimerHandle } from "../../net/clock.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import type { PreciseSleep } from "../../net/precise_sleep.ts";
 
+/** Sessions a wake-up should carry, at least, for {@linkcode autoGridMs}. */
+export const AUTO_GRID_SESSIONS_PER_WAKE = 20;
+
+/**
+ * The pacing grid that gives each wake-up about
+ * {@linkcode AUTO_GRID_SESSIONS_PER_WAKE} sessions when `sessions` play
+ * frames `periodMs` apart at spread phases: period / k for a whole k ≥ 2 (so
+ * that the grid divides the period and sessions share phases), and 0 (no
+ * grid) where wake-ups are that full anyway or the step would be under 2 ms,
+ * or for a lone session, which gains nothing from it.
+ */
+export function autoGridMs(sessions: number, periodMs: number): number {
+  if (sessions < 2 || !(periodMs > 0)) return 0;
+  const wanted = AUTO_GRID_SESSIONS_PER_WAKE * periodMs / sessions;
+  const grid = periodMs / Math.max(2, Math.floor(periodMs / wanted));
+  return grid < 2 ? 0 : grid;
+}
+
 /** Options for {@linkcode Pacer}. */
 export interface PacerOptions {
   /**

@@ -20,7 +20,7 @@ import { type PairCounters, UdpPortPair } from "../../net/udp_port_pair.ts";
 import type { LiveSourceCounters } from "../../media/live_source.ts";
 import { RTP_HEADER_SIZE } from "../../wire/rtp_packet.ts";
 import type { LatencySummary } from "./latency_histogram.ts";
-import { type PacedTask, Pacer } from "./pacer.ts";
+import { autoGridMs, type PacedTask, Pacer } from "./pacer.ts";
 import { SERVER_METHODS } from "./method_table.ts";
 import { acceptConnections, type ServerConn } from "./server_conn.ts";
 import type { ServerContext, ServerCounters } from "./server_context.ts";
@@ -135,7 +135,9 @@ export class RtspServer {
         fps: options.fps,
         loop: options.loop,
         unpaced: options.unpaced,
-        gridMs: options.pacingGridMs,
+        gridMs: options.pacingGridMs === "auto"
+          ? () => autoGridMs(this.#sessions.size, 1000 / options.fps)
+          : options.pacingGridMs,
         maxPayload: options.maxPacketSize - RTP_HEADER_SIZE,
         scheduler: this.#pacer,
         pause: () => sleep(0, clock),

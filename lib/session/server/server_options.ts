@@ -27,7 +27,7 @@ export const SERVER_DEFAULTS = {
   udpSendMode: "auto" as UdpSendMode,
   preciseTimer: true,
   pacingSlackMs: 0.5,
-  pacingGridMs: 0,
+  pacingGridMs: 0 as number | "auto",
   users: [] as readonly ServerUser[],
   realm: "rtsp-lab",
   allowBasic: false,
@@ -97,9 +97,11 @@ export interface RtspServerOptions {
   /**
    * Start every play on a shared grid of this many ms (0: at once): a
    * session's first frame leaves at the next grid instant, so that sessions
-   * that PLAY at different moments share wake-ups. At most 1000. @default {0}
+   * that PLAY at different moments share wake-ups. At most 1000. `"auto"`:
+   * a grid that follows the number of sessions (`autoGridMs`: coarse for a
+   * few, none for many). @default {0}
    */
-  pacingGridMs?: number;
+  pacingGridMs?: number | "auto";
   /**
    * Who may watch: with any user, every request but OPTIONS needs their
    * credentials (Digest, or Basic where allowed) and is answered 401
@@ -206,8 +208,8 @@ const RULES: Partial<Record<keyof RtspServerOptions, [Rule, string]>> = {
     `one of ${UDP_SEND_MODES.join(", ")}`,
   ],
   pacingGridMs: [
-    (v) => typeof v === "number" && v >= 0 && v <= 1000,
-    "a number of ms from 0 to 1000",
+    (v) => v === "auto" || (typeof v === "number" && v >= 0 && v <= 1000),
+    "auto, or a number of ms from 0 to 1000",
   ],
   pacingSlackMs: [
     (v) => typeof v === "number" && v >= 0 && v <= 100,
