@@ -45,8 +45,8 @@ Options:
   --pacing-grid MS   start every play on a shared grid of MS ms: a session's
                      first frame leaves at the next grid instant, so sessions
                      share wake-ups; auto: a grid that follows the number of
-                     sessions, coarse for a few, none for many
-                     (default ${D.pacingGridMs}: at once)
+                     sessions, coarse for a few, none for many (default
+                     ${D.pacingGridMs}; 0: every play starts at once)
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs
                      --allow-ffi), portable (one send per packet)

@@ -27,7 +27,7 @@ export const SERVER_DEFAULTS = {
   udpSendMode: "auto" as UdpSendMode,
   preciseTimer: true,
   pacingSlackMs: 0.5,
-  pacingGridMs: 0 as number | "auto",
+  pacingGridMs: "auto" as number | "auto",
   users: [] as readonly ServerUser[],
   realm: "rtsp-lab",
   allowBasic: false,
@@ -99,7 +99,7 @@ export interface RtspServerOptions {
    * session's first frame leaves at the next grid instant, so that sessions
    * that PLAY at different moments share wake-ups. At most 1000. `"auto"`:
    * a grid that follows the number of sessions (`autoGridMs`: coarse for a
-   * few, none for many). @default {0}
+   * few, none for many). @default {"auto"}
    */
   pacingGridMs?: number | "auto";
   /**
