@@ -57,6 +57,7 @@
  */
 import { parseArgs } from "node:util";
 import { machine } from "./_machine.ts";
+import { SERVER_DEFAULTS } from "../lib/session/server/server_options.ts";
 import { type LoadMode, LoadSession, waitUntilPlaying } from "./_load_session.ts";
 import { epollAvailable, EpollReceiver } from "./_epoll_receiver.ts";
 import { clientIngest, serverUnpaced, type ThroughputResult } from "./_load_throughput.ts";
@@ -102,7 +103,10 @@ JSON to --json.
   --gst-kind LIST   shared (one pipeline for every client, the default) and/or
                     per-client (factory.set_shared(false): one pipeline each,
                     the like-for-like of our per-session timelines)
-  --grid LIST       our server's --pacing-grid (ms, or auto), one run each (default 0)
+  --gst-per-client-sessions L  counts the per-client kind runs at, when only
+                    some (default: those of --gst-sessions)
+  --grid LIST       our server's --pacing-grid (ms, or auto), one run each
+                    (default ${SERVER_DEFAULTS.pacingGridMs}, the server's)
   --spread-ms MS    send the sessions' PLAYs spread evenly over MS ms, as
                     independent clients would (default: one frame period);
                     every SETUP is done before the first PLAY
@@ -582,9 +586,10 @@ async function main(): Promise<void> {
       duration: { type: "string", default: "5" },
       fps: { type: "string", default: "20" },
       "udp-send": { type: "string", default: "auto" },
-      grid: { type: "string", default: "0" },
+      grid: { type: "string", default: String(SERVER_DEFAULTS.pacingGridMs) },
       "spread-ms": { type: "string" },
       "gst-kind": { type: "string", default: "shared" },
+      "gst-per-client-sessions": { type: "string" },
       "scrape-metrics": { type: "string", default: "off" },
       unpaced: { type: "string", default: "1,10" },
       ingest: { type: "string", default: "6300,12600,16000" },
@@ -627,6 +632,9 @@ async function main(): Promise<void> {
   const spreadMs = values["spread-ms"] === undefined ? 1000 / fps : Number(values["spread-ms"]);
   if (!(spreadMs >= 0)) throw new Error(`--spread-ms takes a number of ms, 0 or more\n${USAGE}`);
   const gstKinds = values["gst-kind"].split(",");
+  const perClientCounts = values["gst-per-client-sessions"] === undefined
+    ? undefined
+    : new Set(list(values["gst-per-client-sessions"]));
   if (gstKinds.some((k) => k !== "shared" && k !== "per-client")) {
     throw new Error(`--gst-kind takes shared and per-client\n${USAGE}`);
   }
@@ -681,7 +689,7 @@ async function main(): Promise<void> {
                 http: side !== "off",
                 flags: ["--pacing-grid", String(grid)],
               });
-              const suffix = (grid !== "0" || grids.length > 1 ? ` grid ${grid}` : "") +
+              const suffix = (grids.length > 1 ? ` grid ${grid}` : "") +
                 { off: "", idle: " +http", on: " +http /metrics 1/s" }[side];
               return { ...server, name: server.name + suffix };
             },
@@ -692,6 +700,7 @@ async function main(): Promise<void> {
     }
     if (withGst && mode !== "lab" && mode !== "live" && gstCounts.has(count)) {
       for (const kind of gstKinds) {
+        if (kind === "per-client" && perClientCounts && !perClientCounts.has(count)) continue;
         servers.push({
           start: () =>
             startGstServer(fps, warmup + duration + 60 + count / 20, kind === "per-client"),
