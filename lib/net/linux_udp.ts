@@ -110,8 +110,13 @@ const MAX_GSO_BYTES = 65000;
 const MAX_GSO_SEGMENT_BYTES = 1472;
 /** GSO messages refused in a row after which a socket stops using GSO. */
 const GSO_STRIKES = 8;
-/** Longest a receive waits in the kernel before JavaScript looks again (ms). */
-const RECEIVE_SLICE_MS = 100;
+/**
+ * Longest a receive waits in the kernel before JavaScript looks again (ms).
+ * close() wakes a waiting receive itself (shutdown), so this only bounds how
+ * often an idle socket costs a round trip to a blocking thread: the server's
+ * RTP port, which almost never receives, wakes once a second, not ten times.
+ */
+const RECEIVE_SLICE_MS = 1000;
 /** Default receive slot size: longer datagrams are truncated. */
 const DEFAULT_MAX_DATAGRAM_BYTES = 2048;
 /** Parts' buffer addresses remembered, most recent first. */
