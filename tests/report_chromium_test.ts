@@ -29,6 +29,7 @@ import { labFile, tempMediaDir } from "./_raw_rtsp.ts";
 import { PROJECT_ROOT, startServer } from "./_server.ts";
 import { requirePeer, runCommand, tail } from "./_peers.ts";
 import { withTempDir } from "./_helpers.ts";
+import { CHROMIUM_FLAGS as WEB_CHROMIUM_FLAGS } from "./_web.ts";
 
 const VIDEO = await Deno.readFile(join(PROJECT_ROOT, "video.mjpeg"));
 const FRAMES = [...readLabFrames(VIDEO)].slice(0, 60).map((f) => f.data);
@@ -37,16 +38,9 @@ const FPS = 20;
 const MAX_PACKET = 1400;
 const decoder = new TextDecoder();
 
-/** Chromium as root in a container: no sandbox, no GPU, nothing from the network. */
+/** The shared headless flags, and Chromium's console on stderr (to find page errors). */
 const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
+  ...WEB_CHROMIUM_FLAGS,
   "--disable-extensions",
   "--enable-logging=stderr",
   "--v=0",
