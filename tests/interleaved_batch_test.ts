@@ -48,3 +48,37 @@ Deno.test("InterleavedBatch: packets are dropped and counted while the peer does
   sink.pendingWrites = 0;
   assert.throws(() => batch.add(0, new Uint8Array(12), new Uint8Array(0x10000)), RangeError);
 });
+
+Deno.test("InterleavedBatch: a buffer being written is never touched; once written it is reused", async () => {
+  const writes: { bytes: Uint8Array; copy: Uint8Array; done: () => void }[] = [];
+  const sink = {
+    pendingWrites: 0,
+    write(bytes: Uint8Array): Promise<void> {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      writes.push({ bytes, copy: bytes.slice(), done: resolve });
+      return promise;
+    },
+  };
+  const batch = new InterleavedBatch(sink, 8);
+  const header = new Uint8Array(12);
+  // More than the first buffer holds: 30 packets of 1400 bytes.
+  for (let i = 0; i < 30; i++) batch.add(0, header.fill(i), new Uint8Array(1388).fill(i));
+  await Promise.resolve();
+  assert.equal(writes.length, 1);
+  assert.equal(new RtspParser().push(writes[0].bytes).length, 30, "grown, every packet kept");
+  // The first write is still pending: the next turn must not overwrite it.
+  batch.add(1, header.fill(99), new Uint8Array(100).fill(99));
+  await Promise.resolve();
+  assert.equal(writes.length, 2);
+  assert.deepEqual(writes[0].bytes, writes[0].copy, "the pending write's bytes are unchanged");
+  assert.notEqual(writes[1].bytes.buffer, writes[0].bytes.buffer);
+  writes[1].done();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  batch.add(2, header.fill(5), new Uint8Array(10).fill(5));
+  await Promise.resolve();
+  assert.equal(writes[2].bytes.buffer, writes[1].bytes.buffer, "a written buffer is reused");
+  const [item] = new RtspParser().push(writes[2].bytes);
+  assert.ok(item.kind === "interleaved" && item.channel === 2 && item.data.length === 22);
+  writes[0].done();
+  writes[2].done();
+});

@@ -93,16 +93,27 @@ export class RtspConnection {
     return this.#pendingWrites;
   }
 
-  /** Write all of `bytes`; writes are queued so they never interleave. */
+  /**
+   * Write all of `bytes`; writes are queued so they never interleave. The
+   * caller must not change `bytes` before the returned promise settles.
+   */
   write(bytes: Uint8Array): Promise<void> {
-    this.#pendingWrites++;
-    const write = this.#writing.then(async () => {
+    // With nothing queued the write starts now, without a turn of waiting.
+    const write = this.#pendingWrites++ === 0
+      ? this.#writeAll(bytes)
+      : this.#writing.then(() => this.#writeAll(bytes));
+    this.#writing = write.catch(() => {});
+    return write;
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    try {
       if (this.#closed) return;
       let offset = 0;
       while (offset < bytes.length) offset += await this.conn.write(bytes.subarray(offset));
-    }).finally(() => this.#pendingWrites--);
-    this.#writing = write.catch(() => {});
-    return write;
+    } finally {
+      this.#pendingWrites--;
+    }
   }
 
   /** Close the connection; pending reads end, later writes are dropped. */

@@ -2,7 +2,9 @@
  * RTP for one RTSP connection's interleaved sessions (RFC 2326 §10.12),
  * gathered over one turn of the event loop and written as one buffer: a
  * TCP write per packet costs far more than the packet, and every packet of
- * a pacer wake-up is due at the same moment anyway.
+ * a pacer wake-up is due at the same moment anyway. The buffer is the
+ * connection's own and is reused once its write is done, so a frame costs
+ * no allocation (and no garbage) per packet or per write.
  *
  * @module
  */
@@ -13,14 +15,18 @@ export interface InterleavedSink {
   readonly pendingWrites: number;
 }
 
+/** Size of a batch's first buffer; it doubles when a turn needs more. */
+const INITIAL_BYTES = 16 * 1024;
+
 /** Gathers `$`-framed RTP packets and writes them at the end of the turn. */
 export class InterleavedBatch {
   readonly #sink: InterleavedSink;
   readonly #maxPendingWrites: number;
-  /** Per packet: the 4-byte frame prefix and the 12-byte header, copied; then the payload. */
-  #heads: Uint8Array[] = [];
-  #payloads: Uint8Array[] = [];
-  #bytes = 0;
+  /** The framed packets of this turn, from 0 to #length. */
+  #out = new Uint8Array(INITIAL_BYTES);
+  #length = 0;
+  /** Whether #out is still being written (then the next turn takes a new one). */
+  #inFlight = false;
   /** Packets dropped because the connection had too many writes pending. */
   dropped = 0;
 
@@ -33,10 +39,7 @@ export class InterleavedBatch {
     this.#maxPendingWrites = maxPendingWrites;
   }
 
-  /**
-   * Queue one RTP packet on `channel`. The header is copied now; the
-   * payload is referenced and must not change before the end of the turn.
-   */
+  /** Queue one RTP (or RTCP) packet on `channel`, copying `header` and `payload` now. */
   add(channel: number, header: Uint8Array, payload: Uint8Array): void {
     if (this.#sink.pendingWrites > this.#maxPendingWrites) {
       this.dropped++;
@@ -46,32 +49,41 @@ export class InterleavedBatch {
     if (length > 0xffff || channel < 0 || channel > 255) {
       throw new RangeError(`Cannot frame ${length} bytes on channel ${channel}`);
     }
-    const head = new Uint8Array(4 + header.length);
-    head[0] = 0x24;
-    head[1] = channel;
-    head[2] = length >> 8;
-    head[3] = length & 0xff;
-    head.set(header, 4);
-    if (this.#heads.length === 0) queueMicrotask(this.#flush);
-    this.#heads.push(head);
-    this.#payloads.push(payload);
-    this.#bytes += head.length + payload.length;
+    if (this.#length === 0) {
+      if (this.#inFlight) {
+        this.#out = new Uint8Array(this.#out.length);
+        this.#inFlight = false;
+      }
+      queueMicrotask(this.#flush);
+    }
+    const end = this.#length + 4 + length;
+    if (end > this.#out.length) {
+      const grown = new Uint8Array(Math.max(end, this.#out.length * 2));
+      grown.set(this.#out.subarray(0, this.#length));
+      this.#out = grown;
+    }
+    const out = this.#out;
+    let at = this.#length;
+    out[at] = 0x24;
+    out[at + 1] = channel;
+    out[at + 2] = length >> 8;
+    out[at + 3] = length & 0xff;
+    at += 4;
+    out.set(header, at);
+    out.set(payload, at + header.length);
+    this.#length = end;
   }
 
   #flush = (): void => {
-    const heads = this.#heads;
-    const payloads = this.#payloads;
-    const out = new Uint8Array(this.#bytes);
-    let offset = 0;
-    for (let i = 0; i < heads.length; i++) {
-      out.set(heads[i], offset);
-      offset += heads[i].length;
-      out.set(payloads[i], offset);
-      offset += payloads[i].length;
-    }
-    this.#heads = [];
-    this.#payloads = [];
-    this.#bytes = 0;
-    this.#sink.write(out).catch(() => {}); // a closed connection ends its sessions elsewhere
+    const out = this.#out;
+    const bytes = out.subarray(0, this.#length);
+    this.#length = 0;
+    this.#inFlight = true;
+    this.#sink.write(bytes).then(
+      () => {
+        if (this.#out === out) this.#inFlight = false;
+      },
+      () => {}, // a closed connection ends its sessions elsewhere
+    );
   };
 }
