@@ -283,6 +283,31 @@ Deno.test("Pacer.lateness includes the sends afterWake makes", () => {
   pacer.close();
 });
 
+Deno.test("Pacer: a wake-up with many tasks due flushes every flushEvery tasks, each chunk's lateness after its own sends", () => {
+  let now = 0;
+  const clock = new FakeClock(0);
+  const flushedAfter: number[] = [];
+  let ran = 0;
+  const pacer = new Pacer(
+    {
+      now: () => clock.now() + now,
+      setTimeout: (f, ms) => clock.setTimeout(f, ms),
+      clearTimeout: (h) => clock.clearTimeout(h),
+    },
+    // Each flush takes 1 ms.
+    { flushEvery: 4, afterWake: () => void (flushedAfter.push(ran), now += 1) },
+  );
+  for (let i = 0; i < 10; i++) pacer.schedule({ onDue: () => void ran++ }, 10);
+  clock.advance(10);
+  assert.equal(ran, 10, "every task ran");
+  assert.deepEqual(flushedAfter, [4, 8, 10], "a flush after each 4 tasks and one at the end");
+  // Lateness: 4 tasks at 1 ms, 4 at 2 ms, 2 at 3 ms; one flush at the end would give 10 at 1 ms.
+  const summary = pacer.lateness.summary();
+  assert.equal(summary.count, 10);
+  assert.equal(summary.max, 3);
+  pacer.close();
+});
+
 Deno.test("Pacer with a PreciseSleep: tasks run in order, none before its time; close() leaves nothing", async () => {
   if (!preciseSleepSupport().available) {
     if (Deno.env.get("CI") === "true") throw new Error("PreciseSleep must work in CI");
