@@ -7,6 +7,7 @@
  */
 import { RtspParser, type RtspParserItem, type RtspParserOptions } from "../wire/rtsp_parser.ts";
 import { type Clock, realClock, withTimeout } from "./clock.ts";
+import type { TcpDescriptors } from "./tcp_descriptor.ts";
 
 /** Options for {@linkcode RtspConnection}. */
 export interface RtspConnectionOptions extends RtspParserOptions {
@@ -29,6 +30,8 @@ export class RtspConnection {
   #pendingWrites = 0;
   #closed = false;
   #lastReceived: number;
+  /** The connection's descriptor, for writes without Deno's asynchronous write. */
+  #direct: { descriptors: TcpDescriptors; fd: number } | undefined;
 
   constructor(conn: Deno.Conn, options: RtspConnectionOptions = {}) {
     this.conn = conn;
@@ -98,6 +101,12 @@ export class RtspConnection {
    * caller must not change `bytes` before the returned promise settles.
    */
   write(bytes: Uint8Array): Promise<void> {
+    if (this.#pendingWrites === 0 && this.#direct && !this.#closed) {
+      // Nothing queued: what the kernel takes now is written, the rest queued.
+      const sent = this.#direct.descriptors.send(this.#direct.fd, bytes);
+      if (sent === bytes.length) return Promise.resolve();
+      if (sent > 0) bytes = bytes.subarray(sent);
+    }
     // With nothing queued the write starts now, without a turn of waiting.
     const write = this.#pendingWrites++ === 0
       ? this.#writeAll(bytes)
@@ -116,10 +125,25 @@ export class RtspConnection {
     }
   }
 
+  /**
+   * Write through `fd`, the connection's descriptor (found by
+   * `descriptors`), whenever no write is queued: one system call, with no
+   * promise or turn of the event loop. Only for a plain (not TLS) connection.
+   */
+  useDescriptor(descriptors: TcpDescriptors, fd: number): void {
+    if (!this.#closed) this.#direct = { descriptors, fd };
+  }
+
+  /** Whether writes go through the connection's descriptor ({@linkcode useDescriptor}). */
+  get direct(): boolean {
+    return this.#direct !== undefined;
+  }
+
   /** Close the connection; pending reads end, later writes are dropped. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#direct = undefined; // the number goes to the next socket opened
     try {
       this.conn.close();
     } catch {

@@ -15,6 +15,7 @@
  */
 import { realClock, sleep } from "../../net/clock.ts";
 import { PreciseSleep, preciseSleepSupport } from "../../net/precise_sleep.ts";
+import { TcpDescriptors } from "../../net/tcp_descriptor.ts";
 import { processUsage } from "../../net/process_usage.ts";
 import { type PairCounters, UdpPortPair } from "../../net/udp_port_pair.ts";
 import type { LiveSourceCounters } from "../../media/live_source.ts";
@@ -48,6 +49,7 @@ export class RtspServer {
   readonly #udp: UdpPortPair;
   readonly #pacer: Pacer;
   readonly #sleeper: PreciseSleep | undefined;
+  readonly #tcpDescriptors: TcpDescriptors | undefined;
   readonly #sessions: SessionTable;
   readonly #rtcp: ServerRtcp;
   readonly #connections = new Set<ServerConn>();
@@ -80,6 +82,8 @@ export class RtspServer {
         this.#sleeper = undefined; // e.g. out of descriptors: setTimeout it is
       }
     }
+    // Direct interleaved writes look descriptors up on real timers.
+    this.#tcpDescriptors = options.clock === undefined ? TcpDescriptors.open() : undefined;
     this.#pacer = new Pacer(clock, {
       sleeper: this.#sleeper,
       slackMs: options.pacingSlackMs,
@@ -130,6 +134,7 @@ export class RtspServer {
       counters: this.counters,
       requests: new RequestCounts(SERVER_METHODS),
       udp,
+      tcpDescriptors: this.#tcpDescriptors,
       streams: new StreamCatalog({
         mediaDir: options.mediaDir,
         fps: options.fps,
@@ -369,6 +374,7 @@ export class RtspServer {
       } catch { /* already closed */ }
     }
     for (const conn of this.#connections) conn.rtsp.close();
+    this.#tcpDescriptors?.close();
     await this.#accepting;
     await Promise.all(this.#tasks);
     this.#pacer.close();

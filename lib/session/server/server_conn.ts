@@ -120,7 +120,12 @@ export class ServerConn implements RequestConnection {
 
   /** Interleaved RTP of this connection's sessions, written once per turn (made on first use). */
   get interleaved(): InterleavedBatch {
-    return this.#interleaved ??= new InterleavedBatch(this.rtsp, MAX_INTERLEAVED_BACKLOG);
+    if (this.#interleaved) return this.#interleaved;
+    const descriptors = this.secure ? undefined : this.#server.tcpDescriptors;
+    descriptors?.lookup(this.rtsp.conn).then((fd) => {
+      if (fd !== undefined) this.rtsp.useDescriptor(descriptors, fd);
+    });
+    return this.#interleaved = new InterleavedBatch(this.rtsp, MAX_INTERLEAVED_BACKLOG);
   }
 
   /** Interleaved channels the connection's sessions use. */

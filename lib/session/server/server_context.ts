@@ -8,6 +8,7 @@
 import type { Clock } from "../../net/clock.ts";
 import type { RtspConnection } from "../../net/rtsp_connection.ts";
 import type { UdpPortPair } from "../../net/udp_port_pair.ts";
+import type { TcpDescriptors } from "../../net/tcp_descriptor.ts";
 import type { RtspRequest } from "../../wire/rtsp_message.ts";
 import type { InterleavedBatch } from "./interleaved_batch.ts";
 import type { RequestCounts } from "./request_counts.ts";
@@ -55,6 +56,11 @@ export interface ServerContext {
   /** RTSP requests answered, by method and status. */
   readonly requests: RequestCounts;
   readonly udp: UdpPortPair;
+  /**
+   * Finds plain TCP connections' descriptors, so that interleaved RTP is
+   * written with one system call (Linux with ffi; undefined elsewhere).
+   */
+  readonly tcpDescriptors: TcpDescriptors | undefined;
   readonly streams: StreamCatalog;
   readonly sessions: SessionTable;
   readonly rtcp: ServerRtcp;
