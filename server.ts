@@ -373,6 +373,12 @@ async function main(): Promise<void> {
       `p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(2)} ms over ${l.count} frames × readers`
     ).join("");
     server.resetLiveLatency();
+    const first = server.firstFrameDelay; // since the start: plays begin before a measurement
+    const firstFrame = first.count === 0
+      ? ""
+      : `; first frame after PLAY p50 ${first.p50.toFixed(2)} ms, p99 ${
+        first.p99.toFixed(2)
+      } ms, max ${first.max.toFixed(2)} ms over ${first.count} plays`;
     return `rtsp-server: ${event}: ${server.sessions.size} sessions now, ` +
       `${server.counters.sessionsCreated} in all; ` +
       `${udp.rtpSent} RTP packets over UDP in ${udp.rtpSendCalls} send calls ` +
@@ -380,7 +386,7 @@ async function main(): Promise<void> {
       `pacing lateness p50 ${late.p50.toFixed(2)} ms, p99 ${late.p99.toFixed(2)} ms, ` +
       `p99.9 ${late.p999.toFixed(2)} ms, max ${
         late.max.toFixed(2)
-      } ms over ${late.count} paced runs${live}`;
+      } ms over ${late.count} paced runs${firstFrame}${live}`;
   };
   const stop = () => {
     console.error(report("shutting down"));

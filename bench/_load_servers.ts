@@ -39,6 +39,8 @@ export interface ServerPacing {
   max: number;
   /** RTP packets per send system call (batched sending), when reported. */
   packetsPerCall: number;
+  /** From PLAY to the send of the first frame, per play since the server started, ms. */
+  firstFrame?: { p50: number; p99: number; max: number };
 }
 
 /**
@@ -54,7 +56,12 @@ export function parsePacing(stderr: string): ServerPacing | undefined {
       .exec(line);
   if (!late) return undefined;
   const calls = /(\d+) RTP packets over UDP in (\d+) send calls/.exec(line);
+  const first = /first frame after PLAY p50 ([\d.]+) ms, p99 ([\d.]+) ms, max ([\d.]+) ms/
+    .exec(line);
   return {
+    firstFrame: first
+      ? { p50: Number(first[1]), p99: Number(first[2]), max: Number(first[3]) }
+      : undefined,
     p50: Number(late[1]),
     p99: Number(late[2]),
     p999: Number(late[3]),

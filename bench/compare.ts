@@ -33,6 +33,7 @@ interface Point {
   kernelShare: number;
   serverPeakRssMb: number;
   serverLateP99Ms: number | null;
+  serverFirstFrameP99Ms?: number;
 }
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -65,6 +66,11 @@ async function measure(
       "--no-gst",
       "--duration",
       duration,
+      // The points alone: the throughput and ingest tests are not compared.
+      "--unpaced",
+      "",
+      "--ingest",
+      "",
       "--json",
       json,
     ], tree);
@@ -87,6 +93,7 @@ const COLUMNS: [string, (p: Point) => number | null, number][] = [
   ["arrival lateness p99 ms", (p) => p.sendErrorP99Ms, 2],
   ["server's own lateness p99 ms", (p) => p.serverLateP99Ms, 2],
   ["first packet p50 ms", (p) => p.firstPacketP50Ms, 0],
+  ["server's first frame p99 ms", (p) => p.serverFirstFrameP99Ms ?? null, 1],
   ["CPU ms per session-second", (p) => p.cpuMsPerSessionSecond, 3],
   ["of it kernel", (p) => p.kernelShare * 100, 0],
   ["peak RSS MB", (p) => p.serverPeakRssMb, 0],

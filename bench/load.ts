@@ -164,6 +164,13 @@ export interface LoadResult {
   /** Our server's own record of how late it sent frames (whole run), when it reports it. */
   serverLateP99Ms?: number;
   serverLateMaxMs?: number;
+  /**
+   * Our server's own record of the time from each PLAY to the send of its
+   * first frame (grid wait included), over every play of the run.
+   */
+  serverFirstFrameP50Ms?: number;
+  serverFirstFrameP99Ms?: number;
+  serverFirstFrameMaxMs?: number;
   /** RTP packets per send system call, from our server's report. */
   packetsPerSendCall?: number;
   /** /metrics responses fetched during warm-up and window (`--scrape-metrics on`). */
@@ -413,6 +420,13 @@ const COLUMNS: [string, (r: LoadResult) => string][] = [
   ["kernel %", (r) => (r.kernelShare * 100).toFixed(0)],
   ["peak RSS MB", (r) => r.serverPeakRssMb.toFixed(0)],
   ["srv late p99 ms", (r) => r.serverLateP99Ms?.toFixed(2) ?? "-"],
+  [
+    "srv 1st p50/p99 ms",
+    (r) =>
+      r.serverFirstFrameP99Ms === undefined
+        ? "-"
+        : `${r.serverFirstFrameP50Ms?.toFixed(1)} / ${r.serverFirstFrameP99Ms.toFixed(1)}`,
+  ],
   ["live p50 ms", (r) => r.liveLatencyP50Ms?.toFixed(2) ?? "-"],
   ["live p99 ms", (r) => r.liveLatencyP99Ms?.toFixed(2) ?? "-"],
   ["from first p99", (r) => r.liveFromFirstP99Ms?.toFixed(2) ?? "-"],
@@ -455,6 +469,16 @@ interface PointSummary {
   liveLatencyP99Ms?: { mean: number; sd: number };
   liveLatencyP99MaxMs?: number;
   liveFromFirstP99Ms?: { mean: number; sd: number };
+  /** Our server's pacing lateness p99, lowest and highest of the runs. */
+  serverLateP99Ms?: { min: number; max: number };
+  /** Our server's PLAY-to-first-frame p99, lowest and highest of the runs. */
+  serverFirstFrameP99Ms?: { min: number; max: number };
+}
+
+/** Lowest and highest of the numbers given, or undefined when there are none. */
+function span(values: (number | undefined)[]): { min: number; max: number } | undefined {
+  const xs = values.filter((x): x is number => x !== undefined && !Number.isNaN(x));
+  return xs.length === 0 ? undefined : { min: Math.min(...xs), max: Math.max(...xs) };
 }
 
 /** Group the runs by point, in the order the points first ran. */
@@ -475,6 +499,8 @@ function summarize(results: LoadResult[]): PointSummary[] {
       lostPackets: runs.reduce((n, r) => n + r.lostPackets, 0),
       failed: runs.reduce((n, r) => n + r.failed, 0),
       cpuMsPerSessionSecond: meanSd(runs.map((r) => r.cpuMsPerSessionSecond)),
+      serverLateP99Ms: span(runs.map((r) => r.serverLateP99Ms)),
+      serverFirstFrameP99Ms: span(runs.map((r) => r.serverFirstFrameP99Ms)),
     };
     if (first.mode === "live") {
       point.liveLatencyP50Ms = meanSd(runs.map((r) => r.liveLatencyP50Ms));
@@ -530,6 +556,13 @@ const ratioCell = (r: { median: number; min: number; max: number } | undefined) 
     ? r.median.toFixed(2)
     : `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
 
+const spanCell = (r: { min: number; max: number } | undefined) =>
+  r === undefined
+    ? "-"
+    : r.min === r.max
+    ? r.min.toFixed(2)
+    : `${r.min.toFixed(2)}–${r.max.toFixed(2)}`;
+
 const SUMMARY_COLUMNS: [string, (p: PointSummary) => string][] = [
   ["server", (p) => p.server],
   ["mode", (p) => p.mode],
@@ -547,6 +580,8 @@ const SUMMARY_COLUMNS: [string, (p: PointSummary) => string][] = [
   ],
   ["vs GStreamer (median, min–max)", (p) => ratioCell(p.vsGst)],
   ["vs GStreamer per-client", (p) => ratioCell(p.vsGstPerClient)],
+  ["srv late p99 ms (min–max)", (p) => spanCell(p.serverLateP99Ms)],
+  ["srv 1st frame p99 ms (min–max)", (p) => spanCell(p.serverFirstFrameP99Ms)],
   ["live p50 ms", (p) => pm(p.liveLatencyP50Ms, 2)],
   ["live p99 ms", (p) => pm(p.liveLatencyP99Ms, 2)],
   ["live p99 max", (p) => p.liveLatencyP99MaxMs?.toFixed(2) ?? "-"],
@@ -739,6 +774,9 @@ async function main(): Promise<void> {
         if (mode !== "live") {
           result.serverLateP99Ms = pacing.p99;
           result.serverLateMaxMs = pacing.max;
+          result.serverFirstFrameP50Ms = pacing.firstFrame?.p50;
+          result.serverFirstFrameP99Ms = pacing.firstFrame?.p99;
+          result.serverFirstFrameMaxMs = pacing.firstFrame?.max;
         }
         result.packetsPerSendCall = pacing.packetsPerCall;
       }

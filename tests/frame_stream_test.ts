@@ -563,3 +563,35 @@ Deno.test("FrameStream grid: a seek and a PAUSE/resume start on the grid with ex
   assert.equal(resumed.timestamp, resumed.index * 4500);
   assert.ok(resumed.at - resumedAt <= 25 + 1e-6 && close(resumed.at % 25, 0));
 });
+
+Deno.test("FrameStream.onFirstFrame: once per play that starts a schedule, with the PLAY's time, as its first frame is sent", async () => {
+  const clock = new FakeClock(0);
+  const pacer = new Pacer(clock);
+  const firsts: { playAt: number; at: number; sentBefore: number }[] = [];
+  let sent = 0;
+  const stream = new FrameStream({
+    frames: makeFrames(100),
+    fps: 20,
+    timestampBase: 0,
+    scheduler: pacer,
+    gridMs: 10,
+    send: () => void sent++,
+    onFirstFrame: (playAt) => firsts.push({ playAt, at: clock.now(), sentBefore: sent }),
+  });
+  await clock.advance(3);
+  stream.play(clock.now());
+  await clock.advance(200);
+  stream.play(clock.now()); // already playing, nothing changes: not a new start
+  await clock.advance(100);
+  stream.pause();
+  await clock.advance(27);
+  stream.play(clock.now()); // resumes: a new schedule
+  stream.pause(); // paused before its first frame: nothing to report
+  stream.play(clock.now());
+  await clock.advance(100);
+  pacer.close();
+  assert.deepEqual(firsts, [
+    { playAt: 3, at: 10, sentBefore: 1 },
+    { playAt: 330, at: 330, sentBefore: 7 },
+  ]);
+});

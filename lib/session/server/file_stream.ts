@@ -40,6 +40,8 @@ export interface FileStreamOptions {
   pause(): Promise<void>;
   /** Called once when frames had to be converted for RTP/JPEG. */
   onConverted?(payloads: RtpJpegPayloads): void;
+  /** Called as a play's first frame is sent; see `FrameStreamOptions.onFirstFrame`. */
+  onFirstFrame?(playAt: number): void;
 }
 
 /** A file, served. */
@@ -117,6 +119,7 @@ export class FileStream implements ServedStream {
       scheduler: this.#options.scheduler,
       send: options.send,
       onEnd: options.onEnd,
+      onFirstFrame: this.#options.onFirstFrame,
     });
   }
 }

@@ -74,6 +74,11 @@ export interface FrameStreamOptions {
    * @default {false}
    */
   unpaced?: boolean;
+  /**
+   * Called as the first frame of each play that starts a new schedule is
+   * handed to `send`, with the time `play` was called (the pacer's clock).
+   */
+  onFirstFrame?(playAt: number): void;
 }
 
 /** A frame boundary within this much of a time counts as that time (float noise). */
@@ -97,6 +102,8 @@ export class FrameStream implements PacedTask, Player {
   #anchorTimeline = 0;
   #playing = false;
   #ended = false;
+  /** When the play whose first frame is still to leave was asked for, or undefined. */
+  #playAt: number | undefined;
 
   constructor(options: FrameStreamOptions) {
     if (!(options.fps > 0) || !Number.isFinite(options.fps)) {
@@ -200,6 +207,7 @@ export class FrameStream implements PacedTask, Player {
       const grid = this.#options.unpaced ? 0 : typeof option === "number" ? option : option();
       this.#anchor = grid > 0 ? Math.ceil(now / grid - EPSILON_FRAMES) * grid : now;
       this.#anchorTimeline = this.#timeline;
+      this.#playAt = now;
       this.#options.scheduler.schedule(this, this.#anchor);
     }
     return {
@@ -260,6 +268,7 @@ export class FrameStream implements PacedTask, Player {
 
   #stop(): void {
     this.#playing = false;
+    this.#playAt = undefined;
     this.#options.scheduler.cancel(this);
   }
 
@@ -298,6 +307,10 @@ export class FrameStream implements PacedTask, Player {
     }
     if (this.#ended) this.#playing = false;
     this.#options.send(frame);
+    if (this.#playAt !== undefined) {
+      this.#options.onFirstFrame?.(this.#playAt);
+      this.#playAt = undefined;
+    }
     if (this.#ended) this.#options.onEnd?.();
   }
 }

@@ -20,7 +20,7 @@ import { processUsage } from "../../net/process_usage.ts";
 import { type PairCounters, UdpPortPair } from "../../net/udp_port_pair.ts";
 import type { LiveSourceCounters } from "../../media/live_source.ts";
 import { RTP_HEADER_SIZE } from "../../wire/rtp_packet.ts";
-import type { LatencySummary } from "./latency_histogram.ts";
+import { LatencyHistogram, type LatencySummary } from "./latency_histogram.ts";
 import { autoGridMs, type PacedTask, Pacer } from "./pacer.ts";
 import { SERVER_METHODS } from "./method_table.ts";
 import { acceptConnections, type ServerConn } from "./server_conn.ts";
@@ -50,6 +50,10 @@ export class RtspServer {
   readonly #pacer: Pacer;
   readonly #sleeper: PreciseSleep | undefined;
   readonly #tcpDescriptors: TcpDescriptors | undefined;
+  /** From PLAY to the end of the send call carrying the first frame, per play of a file. */
+  readonly #firstFrame = new LatencyHistogram();
+  /** When the plays whose first frames this wake-up sends were asked for. */
+  readonly #firstFramePending: number[] = [];
   readonly #sessions: SessionTable;
   readonly #rtcp: ServerRtcp;
   readonly #connections = new Set<ServerConn>();
@@ -87,7 +91,14 @@ export class RtspServer {
     this.#pacer = new Pacer(clock, {
       sleeper: this.#sleeper,
       slackMs: options.pacingSlackMs,
-      afterWake: () => this.#udp.flush(),
+      afterWake: () => {
+        this.#udp.flush();
+        const pending = this.#firstFramePending;
+        if (pending.length === 0) return;
+        const end = clock.now(); // after the send call (interleaved: written this turn)
+        for (const playAt of pending) this.#firstFrame.record(end - playAt);
+        pending.length = 0;
+      },
     });
     this.#rtcp = new ServerRtcp({
       pacer: this.#pacer,
@@ -145,6 +156,7 @@ export class RtspServer {
           : options.pacingGridMs,
         maxPayload: options.maxPacketSize - RTP_HEADER_SIZE,
         scheduler: this.#pacer,
+        onFirstFrame: (playAt) => this.#firstFramePending.push(playAt),
         pause: () => sleep(0, clock),
         log: options.log,
       }),
@@ -318,6 +330,20 @@ export class RtspServer {
   /** Start measuring {@linkcode pacingLateness} afresh. */
   resetPacingLateness(): void {
     this.#pacer.lateness.reset();
+  }
+
+  /**
+   * How long plays of files waited for their first frame, in ms: from the
+   * PLAY (its grid wait included) to the end of the send call carrying the
+   * frame, since the server started or the last reset.
+   */
+  get firstFrameDelay(): LatencySummary {
+    return this.#firstFrame.summary();
+  }
+
+  /** Start measuring {@linkcode firstFrameDelay} afresh. */
+  resetFirstFrameDelay(): void {
+    this.#firstFrame.reset();
   }
 
   /**
