@@ -45,7 +45,9 @@ Options:
   --pacing-grid MS   start every play on a shared grid of MS ms: a session's
                      first frame leaves at the next grid instant, so sessions
                      share wake-ups; auto: a grid that follows the number of
-                     sessions, coarse for a few, none for many (default
+                     sessions, at most 50 to a wake-up: one frame period for
+                     up to 50 (the first frame up to a period after PLAY),
+                     finer for more, none for one or thousands (default
                      ${D.pacingGridMs}; 0: every play starts at once)
   --udp-send MODE    how RTP leaves: auto (default: the best available),
                      gso or sendmmsg (batched system calls on Linux, needs

@@ -345,21 +345,22 @@ Deno.test("Pacer with a PreciseSleep: tasks run in order, none before its time; 
   await sleeper.close();
 });
 
-Deno.test("autoGridMs: coarse for a few sessions, finer for more, none for a lone one or for many; always a divisor of the period", () => {
+Deno.test("autoGridMs: the whole period for a few sessions, finer for more, none for a lone one or for thousands; always a divisor of the period", () => {
   assert.equal(autoGridMs(0, 50), 0);
   assert.equal(autoGridMs(1, 50), 0, "a lone session gains nothing from waiting");
-  assert.equal(autoGridMs(20, 50), 25, "at most half a period");
-  assert.equal(autoGridMs(100, 50), 10);
-  assert.equal(autoGridMs(200, 50), 5);
-  assert.equal(autoGridMs(1000, 50), 0, "wake-ups are full anyway");
-  for (const n of [2, 3, 7, 20, 33, 64, 100, 150, 400]) {
+  assert.equal(autoGridMs(2, 50), 50, "a few share one wake-up per frame");
+  assert.equal(autoGridMs(50, 50), 50);
+  assert.equal(autoGridMs(51, 50), 25);
+  assert.equal(autoGridMs(100, 50), 25);
+  assert.equal(autoGridMs(200, 50), 12.5);
+  assert.equal(autoGridMs(1000, 50), 2.5);
+  assert.equal(autoGridMs(2000, 50), 0, "under 2 ms: wake-ups are full anyway");
+  for (const n of [2, 3, 7, 20, 33, 64, 100, 150, 400, 999]) {
     const grid = autoGridMs(n, 50);
-    if (grid === 0) continue;
+    assert.ok(grid > 0, `${n} sessions have a grid`);
     const k = 50 / grid;
     assert.ok(Math.abs(k - Math.round(k)) < 1e-9, `${grid} divides the period`);
-    assert.ok(
-      n * grid / 50 >= AUTO_GRID_SESSIONS_PER_WAKE || grid === 25,
-      `${n} sessions: ${grid} ms`,
-    );
+    assert.ok(n / k <= AUTO_GRID_SESSIONS_PER_WAKE, `${n} sessions: ${grid} ms`);
+    assert.ok(n / (k - 1) > AUTO_GRID_SESSIONS_PER_WAKE || k === 1, `${n}: the coarsest such grid`);
   }
 });

@@ -98,8 +98,9 @@ export interface RtspServerOptions {
    * Start every play on a shared grid of this many ms (0: at once): a
    * session's first frame leaves at the next grid instant, so that sessions
    * that PLAY at different moments share wake-ups. At most 1000. `"auto"`:
-   * a grid that follows the number of sessions (`autoGridMs`: coarse for a
-   * few, none for many). @default {"auto"}
+   * a grid that follows the number of sessions (`autoGridMs`: at most 50
+   * sessions to a wake-up; one frame period for up to 50, finer for more,
+   * none for one or for thousands). @default {"auto"}
    */
   pacingGridMs?: number | "auto";
   /**
