@@ -1,30 +1,17 @@
 import assert from "node:assert/strict";
-import { parseProcTcp, procTcpAddress, TcpDescriptors } from "../lib/net/tcp_descriptor.ts";
+import { ipv4Key, sockaddrKey, TcpDescriptors } from "../lib/net/tcp_descriptor.ts";
 import { RtspConnection } from "../lib/net/rtsp_connection.ts";
 
-Deno.test("procTcpAddress: IPv4 as /proc/net/tcp prints it; anything else is not looked up", () => {
-  assert.equal(
-    procTcpAddress({ transport: "tcp", hostname: "127.0.0.1", port: 8080 }),
-    "0100007F:1F90",
-  );
-  assert.equal(
-    procTcpAddress({ transport: "tcp", hostname: "10.1.2.255", port: 554 }),
-    "FF02010A:022A",
-  );
-  assert.equal(procTcpAddress({ transport: "tcp", hostname: "::1", port: 554 }), undefined);
-  assert.equal(procTcpAddress({ transport: "tcp", hostname: "1.2.3.999", port: 1 }), undefined);
-});
-
-Deno.test("parseProcTcp: inodes by address pair, listeners' zero inodes and the header left out", () => {
-  const text =
-    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
-    "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0 100 0 0 10 0\n" +
-    "   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0 20 4 30 10 -1\n" +
-    "   2: 0100007F:1F91 0100007F:D432 06 00000000:00000000 03:00000F3A 00000000     0        0 0 3 0\n";
-  assert.deepEqual([...parseProcTcp(text)], [
-    ["0100007F:1F90 00000000:0000", "4242"],
-    ["0100007F:1F90 0100007F:D431", "4343"],
-  ]);
+Deno.test("ipv4Key and sockaddrKey: the same key from Deno's address and from the kernel's sockaddr_in", () => {
+  assert.equal(ipv4Key({ transport: "tcp", hostname: "127.0.0.1", port: 8080 }), "127.0.0.1:8080");
+  assert.equal(ipv4Key({ transport: "tcp", hostname: "::1", port: 554 }), undefined);
+  assert.equal(ipv4Key({ transport: "tcp", hostname: "1.2.3.999", port: 1 }), undefined);
+  // struct sockaddr_in: family (host order), port (network order), address.
+  const sockaddr = new Uint8Array(16);
+  sockaddr.set([2, 0, 0x1f, 0x90, 127, 0, 0, 1]);
+  assert.equal(sockaddrKey(sockaddr), "127.0.0.1:8080");
+  sockaddr[0] = 10; // AF_INET6
+  assert.equal(sockaddrKey(sockaddr), undefined);
 });
 
 async function connectedPair(): Promise<[Deno.TcpConn, Deno.TcpConn, Deno.TcpListener]> {

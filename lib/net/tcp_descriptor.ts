@@ -5,13 +5,13 @@
  * Deno writes to a connection with an asynchronous operation: a promise, a
  * turn of the event loop and its bookkeeping per write. For RTP interleaved
  * on RTSP connections (RFC 2326 §10.12) that is one write per connection per
- * frame, and at a hundred connections the bookkeeping costs more than the
- * kernel's work. Deno does not hand out the descriptor, but Linux tells
- * which one it is: `/proc/self/net/tcp` maps the connection's two addresses
- * to a socket inode, and `/proc/self/fd` maps the inode to a descriptor.
- * A {@linkcode TcpDescriptors} finds them for many connections with one
- * reading of each, and {@linkcode TcpDescriptors.send} writes without
- * blocking; what the kernel does not take is left to Deno's own write.
+ * frame. Deno does not hand out the descriptor, but the kernel tells which
+ * one it is: the socket whose `getsockname(2)` and `getpeername(2)` are the
+ * connection's two addresses. A {@linkcode TcpDescriptors} finds them for
+ * many connections with one pass over the process's descriptors (through
+ * FFI: Deno's own file API refuses /proc without --allow-all), and
+ * {@linkcode TcpDescriptors.send} writes without blocking; what the kernel
+ * does not take is left to Deno's own write.
  *
  * Only plain IPv4 connections are looked up (a TLS connection's bytes must
  * go through TLS). A descriptor must be given up before its connection is
@@ -22,39 +22,37 @@
 
 const MSG_DONTWAIT = 0x40;
 const MSG_NOSIGNAL = 0x4000;
+const AF_INET = 2;
+const F_GETFD = 1;
+/** Consecutive closed descriptors after which the pass stops (descriptors are dense). */
+const CLOSED_RUN_END = 1024;
 
 const SYMBOLS = {
   send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
-/** How long lookups are gathered before one reading of /proc answers them all, ms. */
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/** How long lookups are gathered before one pass over the descriptors answers them all, ms. */
 const LOOKUP_DELAY_MS = 20;
 
-/** The hex form /proc/net/tcp gives an IPv4 address and port ("0100007F:1F90"), or undefined. */
-export function procTcpAddress(addr: Deno.NetAddr): string | undefined {
+/** "a.b.c.d:port" of an IPv4 address, or undefined for anything else. */
+export function ipv4Key(addr: Deno.NetAddr): string | undefined {
   const parts = addr.hostname.split(".");
   if (parts.length !== 4) return undefined;
   const bytes = parts.map(Number);
   if (bytes.some((b) => !Number.isInteger(b) || b < 0 || b > 255)) return undefined;
-  // The address as the kernel's 32-bit word, printed on a little-endian machine.
-  const word = ((bytes[3] << 24) | (bytes[2] << 16) | (bytes[1] << 8) | bytes[0]) >>> 0;
-  const hex = (value: number, width: number) =>
-    value.toString(16).toUpperCase().padStart(width, "0");
-  return `${hex(word, 8)}:${hex(addr.port, 4)}`;
+  return `${bytes.join(".")}:${addr.port}`;
 }
 
-/**
- * Socket inodes by "local remote" address pair, from the text of
- * /proc/net/tcp (its header line skipped).
- */
-export function parseProcTcp(text: string): Map<string, string> {
-  const inodes = new Map<string, string>();
-  for (const line of text.split("\n").slice(1)) {
-    const fields = line.trim().split(/\s+/);
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
-    if (fields.length > 9 && fields[9] !== "0") inodes.set(`${fields[1]} ${fields[2]}`, fields[9]);
-  }
-  return inodes;
+/** "a.b.c.d:port" of a `struct sockaddr_in`, or undefined when it is not AF_INET. */
+export function sockaddrKey(sockaddr: Uint8Array): string | undefined {
+  if ((sockaddr[0] | (sockaddr[1] << 8)) !== AF_INET) return undefined;
+  const port = (sockaddr[2] << 8) | sockaddr[3];
+  return `${sockaddr[4]}.${sockaddr[5]}.${sockaddr[6]}.${sockaddr[7]}:${port}`;
 }
 
 interface Lookup {
@@ -64,40 +62,37 @@ interface Lookup {
 
 /** Finds and writes to the descriptors of TCP connections. */
 export class TcpDescriptors {
-  readonly #send: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["send"];
+  readonly #libc: Libc;
   #pending: Lookup[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** struct sockaddr_storage, and its length (socklen_t). */
+  readonly #sockaddr = new Uint8Array(128);
+  readonly #length = new Uint32Array(1);
+  readonly #lengthBytes = new Uint8Array(this.#length.buffer);
 
-  private constructor(send: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"]["send"]) {
-    this.#send = send;
+  private constructor(libc: Libc) {
+    this.#libc = libc;
   }
 
-  /**
-   * One for this process, or undefined where it cannot work: not Linux, no
-   * ffi or read permission, or no /proc.
-   */
+  /** One for this process, or undefined where it cannot work: not Linux, or no ffi permission. */
   static open(): TcpDescriptors | undefined {
     try {
       if (Deno.build.os !== "linux") return undefined;
       if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return undefined;
-      if (Deno.permissions.querySync({ name: "read", path: "/proc" }).state !== "granted") {
-        return undefined;
-      }
-      Deno.statSync("/proc/self/net/tcp");
-      return new TcpDescriptors(Deno.dlopen("libc.so.6", SYMBOLS).symbols.send);
+      return new TcpDescriptors(Deno.dlopen("libc.so.6", SYMBOLS).symbols);
     } catch {
       return undefined;
     }
   }
 
   /**
-   * The descriptor of `conn`, or undefined when it is not found (IPv6, TLS,
-   * or closed meanwhile). Lookups made within a few ms of each other share
-   * one reading of /proc.
+   * The descriptor of `conn`, or undefined when it is not found (IPv6, or
+   * closed meanwhile). Lookups made within a few ms of each other share one
+   * pass over the descriptors.
    */
   lookup(conn: Deno.Conn): Promise<number | undefined> {
-    const local = procTcpAddress(conn.localAddr as Deno.NetAddr);
-    const remote = procTcpAddress(conn.remoteAddr as Deno.NetAddr);
+    const local = ipv4Key(conn.localAddr as Deno.NetAddr);
+    const remote = ipv4Key(conn.remoteAddr as Deno.NetAddr);
     if (!local || !remote || conn.localAddr.transport !== "tcp") return Promise.resolve(undefined);
     const { promise, resolve } = Promise.withResolvers<number | undefined>();
     this.#pending.push({ key: `${local} ${remote}`, resolve });
@@ -105,30 +100,39 @@ export class TcpDescriptors {
     return promise;
   }
 
+  /** The "local remote" key of descriptor `fd` when it is a connected IPv4 socket. */
+  #keyOf(fd: number): string | undefined {
+    const libc = this.#libc;
+    this.#length[0] = this.#sockaddr.length;
+    if (libc.getpeername(fd, this.#sockaddr, this.#lengthBytes) !== 0) return undefined;
+    const remote = sockaddrKey(this.#sockaddr);
+    if (!remote) return undefined;
+    this.#length[0] = this.#sockaddr.length;
+    if (libc.getsockname(fd, this.#sockaddr, this.#lengthBytes) !== 0) return undefined;
+    const local = sockaddrKey(this.#sockaddr);
+    return local && `${local} ${remote}`;
+  }
+
   #answer = (): void => {
     this.#timer = undefined;
     const pending = this.#pending;
     this.#pending = [];
-    let inodes = new Map<string, string>();
-    const fds = new Map<string, number>();
-    try {
-      inodes = parseProcTcp(Deno.readTextFileSync("/proc/self/net/tcp"));
-      const wanted = new Set(pending.map((lookup) => `socket:[${inodes.get(lookup.key)}]`));
-      for (const entry of Deno.readDirSync("/proc/self/fd")) {
-        try {
-          const target = Deno.readLinkSync(`/proc/self/fd/${entry.name}`);
-          if (wanted.has(target)) fds.set(target, Number(entry.name));
-        } catch {
-          // closed while we looked
-        }
+    const wanted = new Map<string, Lookup[]>();
+    for (const lookup of pending) wanted.set(lookup.key, [...wanted.get(lookup.key) ?? [], lookup]);
+    let closedRun = 0;
+    for (let fd = 0; wanted.size > 0 && closedRun < CLOSED_RUN_END && fd < 1 << 22; fd++) {
+      if (this.#libc.fcntl(fd, F_GETFD, 0) < 0) {
+        closedRun++;
+        continue;
       }
-    } catch {
-      // /proc went away: every lookup fails, and Deno's writes serve
+      closedRun = 0;
+      const key = this.#keyOf(fd);
+      const found = key === undefined ? undefined : wanted.get(key);
+      if (!found) continue;
+      for (const lookup of found) lookup.resolve(fd);
+      wanted.delete(key!);
     }
-    for (const lookup of pending) {
-      const inode = inodes.get(lookup.key);
-      lookup.resolve(inode === undefined ? undefined : fds.get(`socket:[${inode}]`));
-    }
+    for (const lookups of wanted.values()) for (const lookup of lookups) lookup.resolve(undefined);
   };
 
   /**
@@ -138,7 +142,7 @@ export class TcpDescriptors {
    * reports).
    */
   send(fd: number, bytes: Uint8Array): number {
-    return Number(this.#send(fd, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
+    return Number(this.#libc.send(fd, bytes, BigInt(bytes.length), MSG_DONTWAIT | MSG_NOSIGNAL));
   }
 
   /** Stop the pending lookups (they resolve to undefined). */
