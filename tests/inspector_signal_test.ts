@@ -4,8 +4,8 @@
  * Linux only (/proc); the CI machine is Linux.
  */
 import assert from "node:assert/strict";
-import { PROJECT_ROOT } from "./_server.ts";
 import { collect } from "./_helpers.ts";
+import { spawnServer, waitFor } from "./_server_process.ts";
 
 const LINUX = Deno.build.os === "linux";
 
@@ -64,36 +64,18 @@ async function anyoneListensOn(port: number): Promise<boolean> {
   return [...table.values()].some((local) => local.endsWith(`:${hex}`));
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return await check();
-}
-
 Deno.test({
   name: "rtsp-server: SIGUSR1 opens no debugger and SIGUSR2 prints statistics; nothing new listens",
   ignore: !LINUX,
   async fn() {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-P=server", "server.ts", "0", "--host", "127.0.0.1", "--quiet"],
-      cwd: PROJECT_ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    let exited = false;
-    const status = child.status.finally(() => exited = true);
+    const server = spawnServer();
+    const { child, stdout, stderr } = server;
     try {
       assert.ok(
-        await waitFor(() => /rtsp-server: serving/.test(stdout.state.text), 20_000),
-        `the server starts: ${stdout.state.text}${stderr.state.text}`,
+        await waitFor(() => /rtsp-server: serving/.test(stdout.text), 20_000),
+        `the server starts: ${stdout.text}${stderr.text}`,
       );
-      assert.doesNotMatch(stderr.state.text, /warning: SIGUSR1/, "the signal could be closed");
+      assert.doesNotMatch(stderr.text, /warning: SIGUSR1/, "the signal could be closed");
       const before = await listening(child.pid);
       assert.equal(before.size, 1, `one listening socket, the RTSP port: ${[...before]}`);
 
@@ -101,26 +83,19 @@ Deno.test({
       await new Promise((resolve) => setTimeout(resolve, 1500));
       child.kill("SIGUSR1");
       await new Promise((resolve) => setTimeout(resolve, 500));
-      assert.equal(exited, false, "SIGUSR1 neither kills the server");
+      assert.equal(server.exited(), false, "SIGUSR1 neither kills the server");
       assert.deepEqual(await listening(child.pid), before, "nor makes it listen anywhere new");
-      assert.doesNotMatch(stderr.state.text, /Debugger listening/);
+      assert.doesNotMatch(stderr.text, /Debugger listening/);
       assert.equal(await anyoneListensOn(9229), false, "nothing on the inspector's port");
 
       child.kill("SIGUSR2");
       assert.ok(
-        await waitFor(() => /rtsp-server: statistics: /.test(stderr.state.text), 5000),
-        `SIGUSR2 prints statistics: ${stderr.state.text}`,
+        await waitFor(() => /rtsp-server: statistics: /.test(stderr.text), 5000),
+        `SIGUSR2 prints statistics: ${stderr.text}`,
       );
       assert.deepEqual(await listening(child.pid), before, "SIGUSR2 opens nothing either");
     } finally {
-      if (!exited) child.kill("SIGTERM");
-      const killer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
-      }, 5000);
-      await status;
-      clearTimeout(killer);
-      await stdout.done;
-      await stderr.done;
+      await server.stop();
     }
   },
 });

@@ -7,54 +7,32 @@
  * Linux only (signals).
  */
 import assert from "node:assert/strict";
-import { PROJECT_ROOT } from "./_server.ts";
-import { collect } from "./_helpers.ts";
 import { parseLiveLatency, startLivePublisher } from "../bench/_load_servers.ts";
 import { LoadSession, waitUntilPlaying } from "../bench/_load_session.ts";
+import { spawnServer, statisticsLines, waitFor } from "./_server_process.ts";
 
 const LINUX = Deno.build.os === "linux";
-
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (check()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return check();
-}
-
-const statisticsLines = (text: string) =>
-  text.split("\n").filter((line) => line.startsWith("rtsp-server: statistics"));
 
 Deno.test({
   name: "rtsp-server: SIGUSR2 reports each live path's latency since the last report",
   ignore: !LINUX,
   async fn() {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-P=server", "server.ts", "0", "--host", "127.0.0.1", "--quiet"],
-      cwd: PROJECT_ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stdout = collect(child.stdout);
-    const stderr = collect(child.stderr);
-    let exited = false;
-    const status = child.status.finally(() => exited = true);
+    const server = spawnServer();
+    const { child, stdout, stderr } = server;
     let publisher: ReturnType<typeof startLivePublisher> | undefined;
     let reader: LoadSession | undefined;
     try {
       assert.ok(
-        await waitFor(() => /rtsp:\/\/[^ ]+\//.test(stdout.state.text), 20_000),
-        `the server starts: ${stdout.state.text}${stderr.state.text}`,
+        await waitFor(() => /rtsp:\/\/[^ ]+\//.test(stdout.text), 20_000),
+        `the server starts: ${stdout.text}${stderr.text}`,
       );
-      const base = /(rtsp:\/\/[^ ]+\/)/.exec(stdout.state.text)![1];
+      const base = /(rtsp:\/\/[^ ]+\/)/.exec(stdout.text)![1];
       const url = `${base}live/bench`;
 
       // No live path yet: the line names none.
       child.kill("SIGUSR2");
-      assert.ok(await waitFor(() => statisticsLines(stderr.state.text).length === 1, 5000));
-      assert.doesNotMatch(statisticsLines(stderr.state.text)[0], /; live /);
+      assert.ok(await waitFor(() => statisticsLines(stderr.text).length === 1, 5000));
+      assert.doesNotMatch(statisticsLines(stderr.text)[0], /; live /);
 
       publisher = startLivePublisher(url, 20);
       await waitUntilPlaying(url, 20_000);
@@ -64,9 +42,9 @@ Deno.test({
       assert.ok(await waitFor(() => frames() >= 20, 10_000), `the reader gets frames`);
 
       child.kill("SIGUSR2");
-      assert.ok(await waitFor(() => statisticsLines(stderr.state.text).length === 2, 5000));
-      const first = parseLiveLatency(stderr.state.text, "live/bench");
-      assert.ok(first, `the line names the path: ${statisticsLines(stderr.state.text)[1]}`);
+      assert.ok(await waitFor(() => statisticsLines(stderr.text).length === 2, 5000));
+      const first = parseLiveLatency(stderr.text, "live/bench");
+      assert.ok(first, `the line names the path: ${statisticsLines(stderr.text)[1]}`);
       assert.equal(first.readers, 1);
       assert.ok(first.frames >= 19, `it counts the frames the reader got: ${first.frames}`);
       assert.ok(first.p50 <= first.p99 && first.p99 <= first.p999 && first.p999 <= first.max);
@@ -78,9 +56,9 @@ Deno.test({
       const seen = frames();
       assert.ok(await waitFor(() => frames() >= seen + 3, 5000), "more frames come");
       child.kill("SIGUSR2");
-      assert.ok(await waitFor(() => statisticsLines(stderr.state.text).length === 3, 5000));
-      const second = parseLiveLatency(stderr.state.text, "live/bench");
-      assert.ok(second, statisticsLines(stderr.state.text)[2]);
+      assert.ok(await waitFor(() => statisticsLines(stderr.text).length === 3, 5000));
+      const second = parseLiveLatency(stderr.text, "live/bench");
+      assert.ok(second, statisticsLines(stderr.text)[2]);
       assert.ok(second.frames >= 1, "the frames since the last report");
       assert.ok(
         second.frames < first.frames,
@@ -89,14 +67,7 @@ Deno.test({
     } finally {
       await reader?.stop();
       await publisher?.stop();
-      if (!exited) child.kill("SIGTERM");
-      const killer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
-      }, 5000);
-      await status;
-      clearTimeout(killer);
-      await stdout.done;
-      await stderr.done;
+      await server.stop();
     }
   },
 });

@@ -14,6 +14,15 @@ Deno.test("ipv4Key and sockaddrKey: the same key from Deno's address and from th
   assert.equal(sockaddrKey(sockaddr), undefined);
 });
 
+/** TcpDescriptors, or undefined after saying why the test skips (never in CI: it fails there). */
+function openOrSkip(): TcpDescriptors | undefined {
+  const descriptors = TcpDescriptors.open();
+  if (descriptors) return descriptors;
+  if (Deno.env.get("CI") === "true") throw new Error("TcpDescriptors must work in CI (Linux, ffi)");
+  console.log("SKIPPED TcpDescriptors: not Linux, or no ffi permission");
+  return undefined;
+}
+
 async function connectedPair(): Promise<[Deno.TcpConn, Deno.TcpConn, Deno.TcpListener]> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
@@ -33,14 +42,8 @@ async function readExactly(conn: Deno.Conn, length: number): Promise<Uint8Array>
 }
 
 Deno.test("TcpDescriptors: writes through a connection's descriptor arrive whole and in order with queued ones", async () => {
-  const descriptors = TcpDescriptors.open();
-  if (!descriptors) {
-    if (Deno.env.get("CI") === "true") {
-      throw new Error("TcpDescriptors must work in CI (Linux, ffi)");
-    }
-    console.log("SKIPPED TcpDescriptors: not Linux, or no ffi permission");
-    return;
-  }
+  const descriptors = openOrSkip();
+  if (!descriptors) return;
   const [server, client, listener] = await connectedPair();
   const [other, otherClient, otherListener] = await connectedPair();
   try {
@@ -87,14 +90,8 @@ Deno.test("TcpDescriptors: writes through a connection's descriptor arrive whole
 });
 
 Deno.test("TcpDescriptors: a connection closed before the lookup is not found; close() ends pending lookups", async () => {
-  const descriptors = TcpDescriptors.open();
-  if (!descriptors) {
-    if (Deno.env.get("CI") === "true") {
-      throw new Error("TcpDescriptors must work in CI (Linux, ffi)");
-    }
-    console.log("SKIPPED TcpDescriptors: not Linux, or no ffi permission");
-    return;
-  }
+  const descriptors = openOrSkip();
+  if (!descriptors) return;
   const [server, client, listener] = await connectedPair();
   const lookup = descriptors.lookup(server);
   server.close();
