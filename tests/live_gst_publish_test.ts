@@ -115,8 +115,20 @@ for (const protocols of ["udp", "tcp"] as const) {
         await client.play();
         const end = await client.receive({ durationSec: 10, firstPacketTimeoutSec: 5 });
         const published = await publishing;
+        // After its EOS and our 200 to its TEARDOWN, rtspclientsink now and
+        // then fails a request of its own on the way to NULL ("Could not send
+        // message. (Received end-of-file)") and exits 1 (seen once in a CI
+        // run under load). Every frame was sent by then; they are checked below.
+        const output = `${new TextDecoder().decode(published.stdout)}\n${published.stderr}`;
+        const teardownRace = !published.success && /Got EOS/.test(output) &&
+          /Received end-of-file/.test(output) && /TEARDOWN \S+ session=\S+ 200/.test(srv.logText());
+        if (teardownRace) {
+          console.warn(
+            "rtspclientsink ended at EOS, then failed its own teardown: exit 1, ignored",
+          );
+        }
         assert.ok(
-          published.success || published.stopped,
+          published.success || published.stopped || teardownRace,
           `${context()}\ngst-launch: ${published.code}${
             published.timedOut ? " (timed out)" : ""
           }\n` +
