@@ -7,7 +7,8 @@
  *
  * Each way of waking runs in its own process, `rate` times a second for
  * `seconds`, on an absolute schedule, and reports the process's CPU (user +
- * system, from /proc/self/stat) per second and per wake-up:
+ * system: `processUsage()`, Python's `time.process_time()`) per second and
+ * per wake-up:
  *
  * - `deno-settimeout`: Deno, `await` on `setTimeout` (one event-loop turn);
  * - `deno-ppoll`: Deno, the server's FFI sleep (`PreciseSleep`: ppoll on a
@@ -18,21 +19,18 @@
  * - `deno-usleep-turn`: the same followed by one `setTimeout(0)` turn;
  * - `python`: `time.sleep` in a Python loop, for scale.
  *
- * Linux only (/proc).
+ * Linux only (the FFI sleeps).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { PreciseSleep } from "../lib/net/precise_sleep.ts";
+import { processUsage } from "../lib/net/process_usage.ts";
 
 const KINDS = ["deno-settimeout", "deno-ppoll", "deno-usleep", "deno-usleep-turn", "python"];
 
-/** CPU ms this process used so far (user + system), from /proc/self/stat. */
-function cpuMs(): number {
-  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks * 10; // USER_HZ is 100 on Linux
-}
+/** CPU ms this process used so far (user + system). */
+const cpuMs = () => processUsage().cpuSeconds * 1000;
 
 /** In the child: wake `rate` times a second for `seconds` the `kind` way; print CPU ms. */
 async function child(kind: string, rate: number, seconds: number): Promise<void> {
@@ -66,15 +64,14 @@ async function child(kind: string, rate: number, seconds: number): Promise<void>
 }
 
 const PYTHON = `
-import os, sys, time
+import sys, time
 rate, seconds = float(sys.argv[1]), float(sys.argv[2])
-t0 = os.times(); end = time.monotonic() + seconds; nxt = time.monotonic()
+t0 = time.process_time(); end = time.monotonic() + seconds; nxt = time.monotonic()
 while time.monotonic() < end:
     nxt += 1 / rate
     d = nxt - time.monotonic()
     if d > 0: time.sleep(d)
-t1 = os.times()
-print((t1.user - t0.user + t1.system - t0.system) * 1000)
+print((time.process_time() - t0) * 1000)
 `;
 
 async function runOne(kind: string, rate: number, seconds: number): Promise<number> {

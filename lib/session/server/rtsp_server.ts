@@ -335,15 +335,10 @@ export class RtspServer {
   /**
    * How long plays of files waited for their first frame, in ms: from the
    * PLAY (its grid wait included) to the end of the send call carrying the
-   * frame, since the server started or the last reset.
+   * frame, since the server started.
    */
   get firstFrameDelay(): LatencySummary {
     return this.#firstFrame.summary();
-  }
-
-  /** Start measuring {@linkcode firstFrameDelay} afresh. */
-  resetFirstFrameDelay(): void {
-    this.#firstFrame.reset();
   }
 
   /**
